@@ -1,0 +1,381 @@
+"""The canonical report (spec §7) and its conversion to and from the flat cell keys of CELL_KEYS.md.
+
+The nested shape is what users read and what the JSON Schema documents; the flat shape is what the
+identities, the gold files and the scorers use. Both are views of one model, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic.functional_serializers import SerializerFunctionWrapHandler
+
+from schemas.cells import Cell, Span
+from schemas.template import (
+    T4_GROUPS,
+    T4_LEAVES,
+    TABLE2,
+    CellSpec,
+    Layout,
+    cell_specs,
+    table3_columns,
+)
+
+SCHEMA_ID = "gov-info-annual-report/1"
+TableStatus = Literal["reported", "partial", "not_reported", "missing"]
+TemplateVersion = Literal["2019", "2021", "unknown"]
+
+
+class _OmitAbsent(BaseModel):
+    """Container whose None-valued fields are *absent* in JSON (absent ≠ null, spec §7)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class TableRow(_OmitAbsent):
+    model_config = ConfigDict(extra="forbid")
+    label_raw: str | None = None
+    label_prov: Span | None = None
+    cells: dict[str, Cell]
+
+
+class Table2Block(_OmitAbsent):
+    model_config = ConfigDict(extra="forbid")
+    caption_raw: str | None = None
+    caption_prov: Span | None = None
+    header_raw: list[str] = Field(default_factory=list)
+    rows: dict[str, TableRow]
+
+
+class TableMeta(_OmitAbsent):
+    status: TableStatus = "missing"
+    prov: Span | None = None
+    method: str | None = None
+
+
+class ActiveDisclosure(TableMeta):
+    model_config = ConfigDict(extra="forbid")
+    art20_1: Table2Block | None = None
+    art20_5: Table2Block | None = None
+    art20_6: Table2Block | None = None
+    art20_8: Table2Block | None = None
+    art20_9: Table2Block | None = None
+
+
+class OtherProcessing(_OmitAbsent):
+    model_config = ConfigDict(extra="forbid")
+    reported_as: Literal["single_row", "subrows"]
+    subtotal: TableRow | None = None
+    single_row: TableRow | None = None
+    no_correction_overdue: TableRow | None = None
+    fee_unpaid_overdue: TableRow | None = None
+    other: TableRow | None = None
+
+
+class ApplicationsRows(_OmitAbsent):
+    model_config = ConfigDict(extra="forbid")
+    new_received: TableRow
+    carried_over: TableRow
+    disclosed: TableRow
+    partially_disclosed: TableRow
+    withheld: dict[str, TableRow]  # 8 sub-rows and an optional printed "subtotal"
+    unable: dict[str, TableRow]
+    not_processed: dict[str, TableRow]
+    other_processing: OtherProcessing
+    outcome_total: TableRow
+    carried_forward: TableRow
+
+
+class Applications(TableMeta):
+    model_config = ConfigDict(extra="forbid")
+    columns_present: list[str] = Field(default_factory=list)
+    header_raw: list[str] = Field(default_factory=list)
+    rows: ApplicationsRows | None = None
+
+
+class ReviewLitigation(TableMeta):
+    model_config = ConfigDict(extra="forbid")
+    review: dict[str, Cell] | None = None
+    litigation_direct: dict[str, Cell] | None = None
+    litigation_after_review: dict[str, Cell] | None = None
+    header_raw: list[str] = Field(default_factory=list)
+
+
+class TextRef(_OmitAbsent):
+    text: str
+    prov: Span | None = None
+
+
+class Period(BaseModel):
+    start: str | None = None
+    end: str | None = None
+    basis: str | None = None
+
+
+class Source(BaseModel):
+    id: str = "src0"
+    uri: str | None = None
+    media_type: str
+    sha256: str
+    text_sha256: str
+    encoding: str | None = None
+
+
+class ReportMeta(_OmitAbsent):
+    title: TextRef | None = None
+    agency: str | None = None
+    scope_note: str | None = None
+    report_year: int | None = None
+    period: Period | None = None
+    published_on: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+
+class Section(_OmitAbsent):
+    key: str
+    number: str
+    heading_raw: str
+    heading_prov: Span
+    body_prov: Span
+
+
+class NarrativeFact(_OmitAbsent):
+    kind: str
+    value: int | None
+    unit_word: str | None = None
+    text: str
+    section: str | None = None
+    prov: Span
+    check: str | None = None
+    status: Literal["pass", "fail", "skipped"] | None = None
+    compared_with: list[str] = Field(default_factory=list)
+    matched: str | None = None  # which reading matched (N.received: "new" or "new+carried")
+
+
+class CheckResult(BaseModel):
+    id: str
+    args: dict[str, str] = Field(default_factory=dict)
+    severity: Literal["error", "warning", "info"]
+    status: Literal["pass", "fail", "skipped"]
+    lenient: bool = False
+    lhs: int | str | None = None
+    rhs: int | str | None = None
+    operands: list[str] = Field(default_factory=list)
+    source_anomaly: bool = False
+    detail: str | None = None
+
+
+class Deviation(_OmitAbsent):
+    code: str
+    path: str
+    detail: str
+
+
+class Unmapped(_OmitAbsent):
+    kind: str
+    raw: str
+    prov: Span | None = None
+
+
+class TemplateEvidence(BaseModel):
+    markers_2019: list[str] = Field(default_factory=list)
+    markers_2021: list[str] = Field(default_factory=list)
+    mixed: bool = False
+
+
+class Refusal(BaseModel):
+    """Why nothing was mapped: not a report, an old-template report, or no text to read."""
+
+    code: Literal["not_a_report", "old_template", "needs_ocr", "empty"]
+    detail: str
+
+
+class Report(_OmitAbsent):
+    model_config = ConfigDict(extra="forbid")
+    schema_: str = Field(default=SCHEMA_ID, alias="schema")
+    template_version: TemplateVersion
+    template_evidence: TemplateEvidence = Field(default_factory=TemplateEvidence)
+    layout: dict[str, Any] | None = None
+    extractor: str | None = None
+    refused: Refusal | None = None
+    report: ReportMeta = Field(default_factory=ReportMeta)
+    preamble: dict[str, Span] | None = None
+    sections: list[Section] = Field(default_factory=list)
+    active_disclosure: ActiveDisclosure | None = None
+    applications: Applications | None = None
+    review_litigation: ReviewLitigation | None = None
+    narrative_facts: list[NarrativeFact] = Field(default_factory=list)
+    checks: list[CheckResult] = Field(default_factory=list)
+    deviations: list[Deviation] = Field(default_factory=list)
+    unmapped: list[Unmapped] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    # -- views -------------------------------------------------------------------------------
+
+    def layout_obj(self) -> Layout | None:
+        if self.template_version == "unknown":
+            return None
+        lay = self.layout or {}
+        return Layout(
+            self.template_version,
+            lay.get("other_processing", "single_row" if self.template_version == "2019" else "subrows"),
+            bool(lay.get("lp_subtotal", False)),
+            frozenset(lay.get("subtotal_groups", ())),
+        )
+
+    def flat_cells(self) -> dict[str, Cell]:
+        """The live cells keyed as in CELL_KEYS.md (absent cells are not invented).
+
+        The values are the report's own Cell objects, so adding a flag to one flags the report.
+        """
+        layout = self.layout_obj()
+        if layout is None:
+            return {}
+        out: dict[str, Cell] = {}
+        for spec in cell_specs(layout):
+            node: Any = getattr(self, spec.table)
+            for part in spec.path:
+                node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+            if isinstance(node, Cell):
+                out[spec.key] = node
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(by_alias=True, mode="json"), ensure_ascii=False, indent=1)
+
+    def cells_document(self) -> dict[str, Any]:
+        """`--format cells`: {"template_version", "cells": {key: {value, status, raw}}}."""
+        cells = {
+            k: {"value": c.model_dump(mode="json")["value"], "status": c.status, "raw": c.raw}
+            | ({"unit": c.unit} if c.unit_source == "cell" and c.unit else {})
+            for k, c in self.flat_cells().items()
+        }
+        return {"template_version": self.template_version, "cells": cells}
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the nested tables from flat cells
+
+
+class RowLabel(BaseModel):
+    label_raw: str
+    label_prov: Span | None = None
+
+
+def _row(cells: dict[str, Cell], prefix: str, labels: dict[str, RowLabel]) -> TableRow:
+    lab = labels.get(prefix)
+    return TableRow(
+        label_raw=lab.label_raw if lab else None,
+        label_prov=lab.label_prov if lab else None,
+        cells={k[len(prefix) + 1:]: c for k, c in cells.items() if k.rsplit(".", 1)[0] == prefix},
+    )
+
+
+def table_status(cells: list[Cell]) -> TableStatus:
+    if not cells or all(c.status == "missing" for c in cells):
+        return "missing"
+    if all(c.status in ("blank", "missing") for c in cells):
+        return "not_reported"
+    return "reported" if all(c.status == "reported" for c in cells) else "partial"
+
+
+def build_tables(
+    layout: Layout,
+    cells: dict[str, Cell],
+    row_labels: dict[str, RowLabel] | None = None,
+    meta: dict[str, TableMeta] | None = None,
+    header_raw: dict[str, list[str]] | None = None,
+) -> tuple[ActiveDisclosure, Applications, ReviewLitigation]:
+    """Nest flat cells (keys of CELL_KEYS.md) into the three table objects of the canonical report.
+
+    Every template cell of `layout` must be present in `cells`: the extractor marks what it could not
+    read as missing rather than leaving holes.
+    """
+    labels = row_labels or {}
+    meta = meta or {}
+    header_raw = header_raw or {}
+    missing_keys = [s.key for s in cell_specs(layout) if s.key not in cells]
+    if missing_keys:
+        raise ValueError(f"cells missing for layout {layout}: {missing_keys[:5]}…")
+
+    def part(table: str) -> dict[str, Cell]:
+        p = table + "."
+        return {k[len(p):]: c for k, c in cells.items() if k.startswith(p)}
+
+    def meta_kwargs(table: str, table_cells: dict[str, Cell]) -> dict[str, Any]:
+        m = meta.get(table, TableMeta())
+        return {"status": table_status(list(table_cells.values())), "prov": m.prov, "method": m.method}
+
+    t2 = part("active_disclosure")
+    blocks: dict[str, Table2Block] = {}
+    for block in TABLE2[layout.version]:
+        blocks[block.key] = Table2Block(
+            caption_raw=(labels.get(f"active_disclosure.{block.key}") or RowLabel(label_raw=block.caption)).label_raw,
+            caption_prov=(labels.get(f"active_disclosure.{block.key}") or RowLabel(label_raw="")).label_prov,
+            header_raw=header_raw.get(f"active_disclosure.{block.key}", []),
+            rows={
+                r.key: _row(
+                    {k[len(block.key) + 1:]: c for k, c in t2.items() if k.startswith(block.key + ".")},
+                    r.key, {k.split(".", 2)[2]: v for k, v in labels.items()
+                            if k.startswith(f"active_disclosure.{block.key}.")},
+                )
+                for r in block.rows
+            },
+        )
+    ad = ActiveDisclosure(**meta_kwargs("active_disclosure", t2), **blocks)  # type: ignore[arg-type]
+
+    t3 = part("applications")
+    t3_labels = {k[len("applications."):]: v for k, v in labels.items() if k.startswith("applications.")}
+
+    def group(g: str) -> dict[str, TableRow]:
+        subkeys = sorted({k.split(".")[1] for k in t3 if k.startswith(g + ".")},
+                         key=lambda s: next((i for i, k in enumerate(t3) if k.startswith(f"{g}.{s}.")), 0))
+        return {s: _row(t3, f"{g}.{s}", t3_labels) for s in subkeys}
+
+    op = group("other_processing")
+    rows = ApplicationsRows(
+        new_received=_row(t3, "new_received", t3_labels),
+        carried_over=_row(t3, "carried_over", t3_labels),
+        disclosed=_row(t3, "disclosed", t3_labels),
+        partially_disclosed=_row(t3, "partially_disclosed", t3_labels),
+        withheld=group("withheld"),
+        unable=group("unable"),
+        not_processed=group("not_processed"),
+        other_processing=OtherProcessing(reported_as=layout.other_processing, **op),
+        outcome_total=_row(t3, "outcome_total", t3_labels),
+        carried_forward=_row(t3, "carried_forward", t3_labels),
+    )
+    ap = Applications(
+        **meta_kwargs("applications", t3),
+        columns_present=[c.key for c in table3_columns(layout)],
+        header_raw=header_raw.get("applications", []),
+        rows=rows,
+    )
+
+    t4 = part("review_litigation")
+    groups4 = {g: {leaf: t4[f"{g}.{leaf}"] for leaf, _ in T4_LEAVES} for g, _ in T4_GROUPS}
+    rl = ReviewLitigation(**meta_kwargs("review_litigation", t4), header_raw=header_raw.get("review_litigation", []),
+                          **groups4)
+    return ad, ap, rl
+
+
+def spec_for(layout: Layout, key: str) -> CellSpec | None:
+    return next((s for s in cell_specs(layout) if s.key == key), None)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the canonical report, for consumers outside Python."""
+    schema = Report.model_json_schema(by_alias=True)
+    schema["$id"] = SCHEMA_ID
+    return schema
+
+
+def report_from_json(text: str) -> Report:
+    return Report.model_validate_json(text)
+

@@ -1,0 +1,201 @@
+"""The `gouji` command: extract reports, re-validate edited ones, compare consecutive years.
+
+Exit codes are part of the interface: 0 all good, 1 some check failed (or a cell could not be read),
+2 bad input — with a message that names the file and the problem, and nothing already written lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+from pydantic import ValidationError
+
+from schemas.localise import propose_fixes
+from schemas.report import CheckResult, Report, json_schema
+from schemas.rules import evaluate_cross_year
+from worker.extract.report import extract_report
+from worker.normalise import read_document
+from worker.normalise.errors import InputError
+from worker.validate import run_checks
+
+OK, CHECKS_FAILED, BAD_INPUT = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gouji")
+def main() -> None:
+    """gouji (勾稽): government information-disclosure annual reports → validated, traceable data."""
+
+
+def _failed(checks: Iterable[CheckResult]) -> list[CheckResult]:
+    return [c for c in checks if c.status == "fail" and not c.lenient and c.severity != "info"]
+
+
+def _unread(report: Report) -> int:
+    return sum(c.status in ("unparseable", "missing") for c in report.flat_cells().values())
+
+
+def _describe(c: CheckResult) -> str:
+    args = ",".join(f"{k}={v}" for k, v in c.args.items() if k != "at")
+    head = f"{c.id}[{args}]" if args else c.id
+    body = f"{c.lhs} ≠ {c.rhs}" if c.lhs is not None or c.rhs is not None else ""
+    extra = f" — {c.detail}" if c.detail else ""
+    return f"{c.severity:7} {head} {body}{extra}".rstrip()
+
+
+def _summary(name: str, report: Report) -> str:
+    if report.refused is not None:
+        return f"{name}: refused ({report.refused.code}): {report.refused.detail}"
+    cells = report.flat_cells()
+    read = sum(c.status not in ("unparseable", "missing") for c in cells.values())
+    failed = _failed(report.checks)
+    ids = sorted({c.id for c in failed})
+    fails = f"{len(failed)} check(s) failed ({', '.join(ids)})" if failed else "all checks pass"
+    return f"{name}: template {report.template_version}, {read}/{len(cells)} cells read, {fails}"
+
+
+def _details(report: Report, out: Any) -> None:
+    for c in _failed(report.checks):
+        click.echo("    " + _describe(c), file=out)
+    for key, cell in report.flat_cells().items():
+        if cell.status in ("unparseable", "missing") and cell.reason and "not printed" not in cell.reason:
+            click.echo(f"    unread  {key}: {cell.reason}", file=out)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="Folder for <name>.json files.")
+@click.option("--format", "fmt", type=click.Choice(["canonical", "cells"]), default="canonical", show_default=True,
+              help="canonical JSON (spec §7) or flat cells keyed as in CELL_KEYS.md.")
+@click.option("-v", "--verbose", is_flag=True, help="List failing checks and unread cells under each file.")
+def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool) -> None:
+    """Extract FILES (text, markdown, HTML) into DIR/<name>.json, one summary line per file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    worst = OK
+    with click.progressbar(files, label="extracting", file=sys.stderr, show_pos=True) if len(files) > 3 \
+            else _nullbar(files) as bar:
+        for path in bar:
+            try:
+                report = extract_report(read_document(path))
+            except InputError as e:
+                click.echo(f"error: {e}", err=True)
+                worst = max(worst, BAD_INPUT)
+                continue
+            target = out_dir / f"{path.stem}.json"
+            payload = report.to_json() if fmt == "canonical" else json.dumps(report.cells_document(),
+                                                                               ensure_ascii=False, indent=1)
+            _write_atomic(target, payload)
+            click.echo(_summary(path.name, report))
+            if verbose:
+                _details(report, sys.stdout)
+            if report.refused is not None:
+                worst = max(worst, BAD_INPUT)
+            elif _failed(report.checks) or _unread(report):
+                worst = max(worst, CHECKS_FAILED)
+    sys.exit(worst)
+
+
+class _nullbar:
+    def __init__(self, items: Sequence[Path]) -> None:
+        self.items = items
+
+    def __enter__(self) -> Sequence[Path]:
+        return self.items
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _write_atomic(target: Path, payload: str) -> None:
+    """Write beside the target and rename, so an interrupted run never leaves half a report."""
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(payload + "\n", encoding="utf-8")
+    tmp.replace(target)
+
+
+def _load_report(path: Path) -> Report:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(str(path), f"cannot read: {e}") from e
+    try:
+        return Report.model_validate_json(text)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = "/".join(str(p) for p in first["loc"])
+        raise InputError(str(path), f"not a gouji report: {where}: {first['msg']} ({e.error_count()} problem(s))") from e
+
+
+@main.command()
+@click.argument("report_file", type=click.Path(path_type=Path))
+@click.option("--source", type=click.Path(path_type=Path), help="The original file, to re-check grounding.")
+@click.option("--max-changes", default=2, show_default=True, help="Largest fix proposal to search for.")
+def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
+    """Re-run every check on a (possibly hand-edited) REPORT.json; print failures and fix proposals."""
+    try:
+        report = _load_report(report_file)
+        text = read_document(source).text if source else None
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(BAD_INPUT)
+    if source is not None and text is not None:
+        want = report.report.sources[0].text_sha256 if report.report.sources else None
+        if want and want != read_document(source).text_sha256:
+            click.echo(f"error: {source}: not the text this report was extracted from (text_sha256 differs)", err=True)
+            sys.exit(BAD_INPUT)
+    run_checks(report, text)
+    click.echo(_summary(report_file.name, report))
+    _details(report, sys.stdout)
+    layout = report.layout_obj()
+    if layout is not None and any(c.severity == "error" for c in _failed(report.checks)):
+        for p in propose_fixes(report.flat_cells(), layout, max_changes=max_changes):
+            changes = ", ".join(f"{c.key}: {c.current} → {c.proposed}" for c in p.changes)
+            hyp = f" [{', '.join(p.hypotheses)}]" if p.hypotheses else ""
+            click.echo(f"    fix?    {changes} repairs {', '.join(p.repairs)}{hyp}")
+    sys.exit(CHECKS_FAILED if _failed(report.checks) else OK)
+
+
+@main.command()
+@click.argument("prev_file", type=click.Path(path_type=Path))
+@click.argument("cur_file", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the comparison document (spec §7.7) here.")
+def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
+    """Cross-year checks (X.*) between last year's PREV.json and this year's CUR.json."""
+    try:
+        prev, cur = _load_report(prev_file), _load_report(cur_file)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(BAD_INPUT)
+    pl, cl = prev.layout_obj(), cur.layout_obj()
+    if pl is None or cl is None:
+        click.echo("error: both reports need a known template version", err=True)
+        sys.exit(BAD_INPUT)
+    results = evaluate_cross_year(prev.flat_cells(), pl, cur.flat_cells(), cl)
+    doc = {"agency": cur.report.agency, "year_prev": prev.report.report_year, "year": cur.report.report_year,
+           "checks": [r.model_dump(mode="json") for r in results]}
+    failed = _failed(results)
+    click.echo(f"{prev_file.name} → {cur_file.name}: {len(results)} cross-year checks, {len(failed)} failed")
+    for c in failed:
+        click.echo("    " + _describe(c))
+    if prev.report.agency and cur.report.agency and prev.report.agency != cur.report.agency:
+        click.echo(f"    note: agencies differ ({prev.report.agency} / {cur.report.agency}); check the scope (D33)")
+    if out_file is not None:
+        _write_atomic(out_file, json.dumps(doc, ensure_ascii=False, indent=1))
+    sys.exit(CHECKS_FAILED if failed else OK)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the canonical report."""
+    click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""What every table reader shares: drafts of cells, how a draft becomes a `Cell`, and the reading result."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from schemas.cells import Cell, Method, Prov, Span
+from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
+from schemas.template import Column
+from worker.extract.fused import Value
+from worker.extract.scan import Hit, Token
+from worker.extract.values import parse_cell
+
+
+@dataclass
+class Draft:
+    """A cell before it is judged: where its text is, and a value if a solver had to decide it."""
+
+    raw: str
+    start: int
+    end: int
+    dom: str | None = None
+    value: Value | None = None  # set when the value came from splitting a fused run
+    flags: tuple[str, ...] = ()
+    status: str | None = None  # forced status (missing / unparseable) with `reason`
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, tok: Token) -> Draft:
+        return cls(tok.text, tok.start, tok.end, tok.dom)
+
+    @classmethod
+    def refused(cls, status: str, reason: str, raw: str = "", start: int = 0, end: int = 0) -> Draft:
+        return cls(raw, start, end, status=status, reason=reason)
+
+
+@dataclass
+class Reading:
+    """What one table reader found: cells by flat key, row labels, header words and notes."""
+
+    cells: dict[str, Cell] = field(default_factory=dict)
+    labels: dict[str, RowLabel] = field(default_factory=dict)
+    header_raw: list[str] = field(default_factory=list)
+    deviations: list[Deviation] = field(default_factory=list)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    meta: TableMeta = field(default_factory=TableMeta)
+
+
+def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) -> Cell:
+    label_span = Span(start=row_label.start, end=row_label.end) if row_label else None
+    prov = Prov(start=d.start, end=d.end, dom=d.dom, method="reconstructed" if d.value is not None else method,
+                row_label=label_span) if (d.end > d.start or d.dom) else None
+    if d.status in ("missing", "unparseable"):
+        return Cell(value=None, status=d.status, raw=d.raw.strip(), reason=d.reason, prov=prov,  # type: ignore[arg-type]
+                    unit=column.unit, unit_source=column.unit_source)
+    flags = list(d.flags)
+    if d.value is not None:
+        parsed_unit = _cell_unit(d.raw)
+        unit, unit_source = (parsed_unit, "cell") if parsed_unit else (column.unit, column.unit_source)
+        if column.kind == "money" and unit is None:
+            flags.append("unit_unknown")
+        return Cell(value=d.value, status="reported", raw=_raw(d.raw), unit=unit, unit_source=unit_source,  # type: ignore[arg-type]
+                    flags=flags, prov=prov)
+    p = parse_cell(d.raw, column)
+    flags += p.flags
+    unit, unit_source = (p.unit, "cell") if p.unit else (column.unit, column.unit_source)
+    if p.status == "reported" and column.kind == "money" and unit is None:
+        flags.append("unit_unknown")
+    if p.status == "reported" and column.kind == "int" and isinstance(p.value, int) and p.value < 0:
+        flags.append("negative_count")
+    return Cell(value=p.value, status=p.status, raw=_raw(d.raw), unit=unit, unit_source=unit_source,  # type: ignore[arg-type]
+                flags=flags, reason=p.reason, prov=prov)
+
+
+_UNIT = re.compile(r"(万元|元)\s*$")
+
+
+def _cell_unit(raw: str) -> str | None:
+    m = _UNIT.search(raw)
+    return m.group(1) if m else None
+
+
+def _raw(raw: str) -> str:
+    return raw.strip()
+
+
+def run_of(tokens: list[Token], text: str) -> Draft:
+    """The draft covering a whole run of tokens (a fused row), raw = the text as it stands."""
+    a, b = tokens[0].start, tokens[-1].end
+    return Draft(text[a:b], a, b, tokens[0].dom)

@@ -1,0 +1,51 @@
+"""Report metadata: title, agency, year, statistical period and publication date.
+
+The year comes from the title and the stated period, never from boilerplate (D28: a 2022 report that
+says "2021年" in its preamble). What cannot be found stays empty.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schemas.cells import Span
+from schemas.report import Period, ReportMeta, TextRef
+
+_TITLE = re.compile(r"[^\n。：:|]{0,60}?(?P<y>(?:19|20)\d{2})\s*年度?[^\n。|]{0,12}?政府信息公开(?:工作)?年度?(?:工作)?报告")
+_PERIOD = re.compile(r"(?P<y1>20\d{2})\s*年\s*1\s*月\s*1\s*日[^\n。]{0,6}?至\s*(?:(?P<y2>20\d{2})\s*年\s*)?12\s*月\s*31\s*日")
+_DATE_LABEL = re.compile(r"(?:日期|发布时间|公开日期|成文日期|发布日期)\s*[:：]?\s*(?P<d>20\d{2}-\d{1,2}-\d{1,2})")
+_CN_DATE = re.compile(r"(?P<y>20\d{2})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日")
+_SCOPE = re.compile(r"[（(](?P<s>[^（）()]{4,80}?(?:局|委|办|单位|机关|部门)[^（）()]{0,20})[）)]")
+
+
+def read_meta(text: str) -> ReportMeta:
+    meta = ReportMeta()
+    head = text[:3000]
+    m = _TITLE.search(head)
+    if m:
+        t0 = m.start() + (len(m.group(0)) - len(m.group(0).lstrip(" \t\u3000标题")))
+        title = text[t0:m.end()].strip()
+        meta.title = TextRef(text=title, prov=Span(start=t0, end=m.end()))
+        meta.report_year = int(m["y"])
+        agency = title[: title.find(m["y"])].strip(" ：:")
+        meta.agency = agency or None
+    p = _PERIOD.search(text[:20000])
+    if p:
+        y = p["y1"]
+        meta.period = Period(start=f"{y}-01-01", end=f"{p['y2'] or y}-12-31", basis="text")
+        meta.report_year = meta.report_year or int(y)
+    elif meta.report_year:
+        meta.period = Period(start=f"{meta.report_year}-01-01", end=f"{meta.report_year}-12-31", basis="title")
+    d = _DATE_LABEL.search(head)
+    if d:
+        y, mo, da = d["d"].split("-")
+        meta.published_on = f"{y}-{int(mo):02d}-{int(da):02d}"
+    else:
+        tail = list(_CN_DATE.finditer(text[-600:]))
+        if tail and meta.report_year and int(tail[-1]["y"]) > meta.report_year:
+            c = tail[-1]
+            meta.published_on = f"{c['y']}-{int(c['m']):02d}-{int(c['d']):02d}"
+    s = _SCOPE.search(text[:4000])
+    if s and "以下简称" not in s["s"]:
+        meta.scope_note = s["s"]
+    return meta

@@ -1,0 +1,110 @@
+"""The deterministic reading of one normalised document into a canonical `Report`.
+
+Order matters and runs one way: recognise (version, refusal) → segment → read tables → nest → narrative
+→ ground → check. Nothing later edits what an earlier stage read; checks and grounding only add flags
+and results.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.cells import Span
+from schemas.report import (
+    Deviation,
+    Refusal,
+    Report,
+    RowLabel,
+    Source,
+    TableMeta,
+    build_tables,
+)
+from schemas.template import Layout
+from worker.extract.common import Reading
+from worker.extract.meta import read_meta
+from worker.extract.narrative import cell_hints, extract_claims
+from worker.extract.segment import detect_version, find_regions, find_sections
+from worker.extract.table2 import read_table2
+from worker.extract.table3 import read_table3
+from worker.extract.table4 import read_table4
+from worker.normalise.document import NormalisedDoc
+from worker.validate import run_checks
+
+EXTRACTOR = "gouji-deterministic/0.1"
+
+
+def extract_report(doc: NormalisedDoc) -> Report:
+    meta = read_meta(doc.text)
+    meta.sources = [Source(id="src0", uri=doc.path, media_type=doc.media_type, sha256=doc.sha256,
+                           text_sha256=doc.text_sha256, encoding=doc.encoding)]
+    version, evidence, common = detect_version(doc)
+    sections = find_sections(doc)
+    base = {"template_evidence": evidence, "report": meta, "sections": sections, "extractor": EXTRACTOR}
+    refusal = _refusal(doc, version, common)
+    if refusal is not None or version is None:
+        return Report(template_version="unknown", refused=refusal, **base)  # type: ignore[arg-type]
+
+    regions = find_regions(doc)
+    facts = extract_claims(doc.text, regions.narrative, sections)
+    empty = Reading()
+    r2 = read_table2(doc, *regions.t2, version, cell_hints(facts) if version == "2021" else None) if regions.t2 else empty
+    variant: Literal["single_row", "subrows"] = "single_row" if version == "2019" else "subrows"
+    r3 = empty
+    if regions.t3:
+        r3, variant = read_table3(doc, *regions.t3, version)
+    r4 = read_table4(doc, *regions.t4, cell_hints(facts)) if regions.t4 else empty
+    layout = Layout(version, variant)
+    cells = {}
+    for reading in (r2, r3, r4):
+        cells.update(reading.cells)
+    _fill_missing(cells, layout)
+    labels: dict[str, RowLabel] = {**r2.labels, **r3.labels}
+    meta_by_table = {"active_disclosure": r2.meta, "applications": r3.meta, "review_litigation": r4.meta}
+    headers = {"applications": r3.header_raw, "review_litigation": r4.header_raw}
+    ad, ap, rl = build_tables(layout, cells, labels, meta_by_table, headers)
+    ad_meta = r2.meta
+    if ad_meta.prov is None:
+        ad_meta = TableMeta()
+
+    deviations = [*r2.deviations, *r3.deviations, *r4.deviations, *_version_deviations(meta.report_year, version,
+                                                                                       evidence.mixed)]
+    report = Report(
+        template_version=version, layout={"other_processing": variant}, active_disclosure=ad, applications=ap,
+        review_litigation=rl, narrative_facts=facts, deviations=deviations,
+        unmapped=[*r2.unmapped, *r3.unmapped, *r4.unmapped],
+        preamble={"text_prov": Span(start=0, end=sections[0].heading_prov.start)} if sections else None,
+        **base,  # type: ignore[arg-type]
+    )
+    return run_checks(report, doc.text)
+
+
+def _refusal(doc: NormalisedDoc, version: str | None, common: int) -> Refusal | None:
+    if not doc.text.strip():
+        return Refusal(code="empty", detail="the document has no text (a scan needs OCR)")
+    if version is None or common < 3:
+        title = doc.compact.text[:400]
+        if "年度报告" in title or "年报" in title or "工作报告" in title:
+            return Refusal(code="old_template", detail=(
+                "a disclosure report without the 2019/2021 template's tables (pre-2019 or non-template layout, D29)"))
+        return Refusal(code="not_a_report", detail="no labels of the 政府信息公开工作年度报告 template were found")
+    return None
+
+
+def _fill_missing(cells: dict[str, object], layout: Layout) -> None:
+    from schemas.cells import Cell
+    from schemas.template import cell_specs
+
+    for spec in cell_specs(layout):
+        if spec.key not in cells:
+            cells[spec.key] = Cell(status="missing", reason=f"table {spec.table} not found in the document",
+                                   unit=spec.column.unit, unit_source=spec.column.unit_source)
+
+
+def _version_deviations(year: int | None, version: str, mixed: bool) -> list[Deviation]:
+    out = []
+    if mixed:
+        out.append(Deviation(code="D08", path="/template_version", detail="labels of both template versions found"))
+    if year is not None and ((year >= 2021) != (version == "2021")):
+        out.append(Deviation(code="X.version", path="/template_version",
+                             detail=f"report year {year} but {version}-format labels (template_mixed)"))
+    return out

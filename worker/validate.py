@@ -1,0 +1,26 @@
+"""Running every check on a report: in-table identities, narrative claims and (with the source) grounding.
+
+Used both right after extraction and by `gouji validate` on a hand-edited report, so an edit is judged
+by exactly the rules the extractor was.
+"""
+
+from __future__ import annotations
+
+from schemas.report import Report
+from schemas.rules import evaluate, evaluate_narrative, narrative_checks
+from worker.grounding import ground
+
+
+def run_checks(report: Report, source_text: str | None = None) -> Report:
+    layout = report.layout_obj()
+    if layout is None:
+        report.checks = []
+        return report
+    cells = report.flat_cells()
+    results = evaluate(cells, layout)
+    report.narrative_facts = evaluate_narrative(report.narrative_facts, cells, layout)
+    results += narrative_checks(report.narrative_facts, cells, layout)
+    if source_text is not None:
+        results += ground(report, source_text)
+    report.checks = results
+    return report
