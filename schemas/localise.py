@@ -22,7 +22,12 @@ from schemas.rules import Instance, instances
 from schemas.template import Layout, cell_specs
 
 HYPOTHESES = (
-    "dropped_digit", "extra_digit", "transposed_digits", "fused_numbers", "split_number", "column_shift",
+    "dropped_digit",
+    "extra_digit",
+    "transposed_digits",
+    "fused_numbers",
+    "split_number",
+    "column_shift",
     "sign_lost",
 )
 MAX_PAIR_TRIES = 5000
@@ -49,8 +54,11 @@ class FixProposal(BaseModel):
 
 
 def _int_values(cells: Mapping[str, Cell]) -> dict[str, int]:
-    return {k: c.value for k, c in cells.items()
-            if c.status == "reported" and isinstance(c.value, int) and not isinstance(c.value, bool)}
+    return {
+        k: c.value
+        for k, c in cells.items()
+        if c.status == "reported" and isinstance(c.value, int) and not isinstance(c.value, bool)
+    }
 
 
 class _System:
@@ -59,8 +67,7 @@ class _System:
     def __init__(self, cells: Mapping[str, Cell], layout: Layout) -> None:
         self.values = _int_values(cells)
         self.kinds = {s.key: s.column.kind for s in cell_specs(layout)}
-        linear = [i for i in instances(layout)
-                  if i.severity == "error" and all(k in self.values for k in i.keys)]
+        linear = [i for i in instances(layout) if i.severity == "error" and all(k in self.values for k in i.keys)]
         self.eqs = [i for i in linear if i.op == "eq"]
         self.ineqs = [i for i in linear if i.op != "eq"]
         self.coef = [i.coefficients() for i in self.eqs]
@@ -132,7 +139,10 @@ def implicated(cells: Mapping[str, Cell], layout: Layout) -> dict[str, int]:
 
 
 def propose_fixes(
-    cells: Mapping[str, Cell], layout: Layout, max_changes: int = 2, limit: int = 20,
+    cells: Mapping[str, Cell],
+    layout: Layout,
+    max_changes: int = 2,
+    limit: int = 20,
 ) -> list[FixProposal]:
     """Smallest change sets that make every evaluated error equality hold, best first.
 
@@ -161,12 +171,16 @@ def propose_fixes(
         return FixProposal(
             changes=[Change(key=k, current=system.values[k], proposed=val) for k, val in changes.items()],
             repairs=[system.eqs[n].label for n in system.failing] + repaired,
-            hypotheses=hyps, notes=notes,
+            hypotheses=hyps,
+            notes=notes,
         )
 
     def rank(p: FixProposal) -> tuple[int, int, int]:
-        return (-len(p.hypotheses), -sum(counts.get(c.key, 0) for c in p.changes),
-                min(order.get(c.key, len(order)) for c in p.changes))
+        return (
+            -len(p.hypotheses),
+            -sum(counts.get(c.key, 0) for c in p.changes),
+            min(order.get(c.key, len(order)) for c in p.changes),
+        )
 
     found = [p for k in candidates if (p := attempt((k,)))]
     if not found and max_changes >= 2:
@@ -212,10 +226,10 @@ def _digit_variants(s: str) -> Iterator[tuple[str, str]]:
     """(kind, variant) strings obtainable from s by one slip of the pen or of the extractor."""
     for i in range(len(s)):
         if len(s) > 1:
-            yield "dropped_digit", s[:i] + s[i + 1:]
+            yield "dropped_digit", s[:i] + s[i + 1 :]
     for i in range(len(s) - 1):
         if s[i] != s[i + 1]:
-            yield "transposed_digits", s[:i] + s[i + 1] + s[i] + s[i + 2:]
+            yield "transposed_digits", s[:i] + s[i + 1] + s[i] + s[i + 2 :]
 
 
 def _cell_hypotheses(cur: int, new: int, before: int | None, after: int | None) -> list[tuple[str, str]]:
@@ -228,8 +242,11 @@ def _cell_hypotheses(cur: int, new: int, before: int | None, after: int | None) 
     for kind, variant in _digit_variants(sn):
         if int(variant) == cur:
             out.append((kind, f"{sc} from {sn}"))
-    out += [("extra_digit", f"{sc} is {sn} with a digit added")
-            for kind, variant in _digit_variants(sc) if kind == "dropped_digit" and int(variant) == new]
+    out += [
+        ("extra_digit", f"{sc} is {sn} with a digit added")
+        for kind, variant in _digit_variants(sc)
+        if kind == "dropped_digit" and int(variant) == new
+    ]
     for side, nb in (("before", before), ("after", after)):
         if nb is None or nb < 0:
             continue
@@ -264,7 +281,9 @@ def _shift(line: Line, changes: Mapping[str, int], values: Mapping[str, int]) ->
 
 
 def _hypotheses(
-    changes: Mapping[str, int], values: Mapping[str, int], lines: Mapping[str, list[Line]],
+    changes: Mapping[str, int],
+    values: Mapping[str, int],
+    lines: Mapping[str, list[Line]],
 ) -> tuple[list[str], list[str]]:
     kinds: list[str] = []
     notes: list[str] = []

@@ -10,7 +10,7 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
-from pydantic.functional_serializers import SerializerFunctionWrapHandler
+from pydantic import SerializerFunctionWrapHandler
 
 from schemas.cells import Cell, Span
 from schemas.template import (
@@ -273,7 +273,7 @@ def _row(cells: dict[str, Cell], prefix: str, labels: dict[str, RowLabel]) -> Ta
     return TableRow(
         label_raw=lab.label_raw if lab else None,
         label_prov=lab.label_prov if lab else None,
-        cells={k[len(prefix) + 1:]: c for k, c in cells.items() if k.rsplit(".", 1)[0] == prefix},
+        cells={k[len(prefix) + 1 :]: c for k, c in cells.items() if k.rsplit(".", 1)[0] == prefix},
     )
 
 
@@ -306,7 +306,7 @@ def build_tables(
 
     def part(table: str) -> dict[str, Cell]:
         p = table + "."
-        return {k[len(p):]: c for k, c in cells.items() if k.startswith(p)}
+        return {k[len(p) :]: c for k, c in cells.items() if k.startswith(p)}
 
     def meta_kwargs(table: str, table_cells: dict[str, Cell]) -> dict[str, Any]:
         m = meta.get(table, TableMeta())
@@ -321,9 +321,13 @@ def build_tables(
             header_raw=header_raw.get(f"active_disclosure.{block.key}", []),
             rows={
                 r.key: _row(
-                    {k[len(block.key) + 1:]: c for k, c in t2.items() if k.startswith(block.key + ".")},
-                    r.key, {k.split(".", 2)[2]: v for k, v in labels.items()
-                            if k.startswith(f"active_disclosure.{block.key}.")},
+                    {k[len(block.key) + 1 :]: c for k, c in t2.items() if k.startswith(block.key + ".")},
+                    r.key,
+                    {
+                        k.split(".", 2)[2]: v
+                        for k, v in labels.items()
+                        if k.startswith(f"active_disclosure.{block.key}.")
+                    },
                 )
                 for r in block.rows
             },
@@ -331,11 +335,13 @@ def build_tables(
     ad = ActiveDisclosure(**meta_kwargs("active_disclosure", t2), **blocks)  # type: ignore[arg-type]
 
     t3 = part("applications")
-    t3_labels = {k[len("applications."):]: v for k, v in labels.items() if k.startswith("applications.")}
+    t3_labels = {k[len("applications.") :]: v for k, v in labels.items() if k.startswith("applications.")}
 
     def group(g: str) -> dict[str, TableRow]:
-        subkeys = sorted({k.split(".")[1] for k in t3 if k.startswith(g + ".")},
-                         key=lambda s: next((i for i, k in enumerate(t3) if k.startswith(f"{g}.{s}.")), 0))
+        subkeys = sorted(
+            {k.split(".")[1] for k in t3 if k.startswith(g + ".")},
+            key=lambda s: next((i for i, k in enumerate(t3) if k.startswith(f"{g}.{s}.")), 0),
+        )
         return {s: _row(t3, f"{g}.{s}", t3_labels) for s in subkeys}
 
     op = group("other_processing")
@@ -360,8 +366,9 @@ def build_tables(
 
     t4 = part("review_litigation")
     groups4 = {g: {leaf: t4[f"{g}.{leaf}"] for leaf, _ in T4_LEAVES} for g, _ in T4_GROUPS}
-    rl = ReviewLitigation(**meta_kwargs("review_litigation", t4), header_raw=header_raw.get("review_litigation", []),
-                          **groups4)
+    rl = ReviewLitigation(
+        **meta_kwargs("review_litigation", t4), header_raw=header_raw.get("review_litigation", []), **groups4
+    )
     return ad, ap, rl
 
 
@@ -378,4 +385,3 @@ def json_schema() -> dict[str, Any]:
 
 def report_from_json(text: str) -> Report:
     return Report.model_validate_json(text)
-

@@ -153,8 +153,8 @@ def _data_rows(layout: Layout) -> tuple[str, ...]:
 
 def _cells(table: str, kind: CellKind | None = None) -> Callable[[Layout, Args], tuple[str, ...]]:
     def domain(layout: Layout, _: Args) -> tuple[str, ...]:
-        return tuple(s.key for s in cell_specs(layout)
-                     if s.table == table and (kind is None or s.column.kind == kind))
+        return tuple(s.key for s in cell_specs(layout) if s.table == table and (kind is None or s.column.kind == kind))
+
     return domain
 
 
@@ -176,8 +176,11 @@ DOMAINS: dict[str, Callable[[Layout, Args], tuple[str, ...]]] = {
 T4_GROUP_KEYS: tuple[str, ...] = tuple(g for g, _ in T4_GROUPS)
 T4_PARTS: tuple[str, ...] = ("upheld", "corrected", "other_outcome", "pending")
 ITEM_ROWS_2019: tuple[str, ...] = (
-    "art20_5.administrative_licensing", "art20_5.other_external_services", "art20_6.administrative_penalty",
-    "art20_6.administrative_coercion", "art20_8.administrative_fees",
+    "art20_5.administrative_licensing",
+    "art20_5.other_external_services",
+    "art20_6.administrative_penalty",
+    "art20_6.administrative_coercion",
+    "art20_8.administrative_fees",
 )
 DOC_ROWS: tuple[str, ...] = ("art20_1.regulations", "art20_1.normative_documents")
 
@@ -198,59 +201,129 @@ RULES: tuple[Rule, ...] = (
     Rule("T3.int", "type", lhs=_CELL, over=(("cell", "t3_cells"),), expect="int"),
     Rule("T4.int", "type", lhs=_CELL, over=(("cell", "t4_cells"),), expect="int"),
     # §5.2 table 二
-    Rule("T2_2019.items_nonneg", "ge0",
-         lhs=(v(_AD + ".{row}.items_prev_year"), v(_AD + ".{row}.items_change")),
-         over=(("row", ITEM_ROWS_2019),), versions=V2019),
-    Rule("T2_2019.published_le_total", "le",
-         lhs=(v(_AD + ".{row}.newly_published"),), rhs=(v(_AD + ".{row}.total_published"),),
-         over=(("row", DOC_ROWS),), severity="warning", versions=V2019),
+    Rule(
+        "T2_2019.items_nonneg",
+        "ge0",
+        lhs=(v(_AD + ".{row}.items_prev_year"), v(_AD + ".{row}.items_change")),
+        over=(("row", ITEM_ROWS_2019),),
+        versions=V2019,
+    ),
+    Rule(
+        "T2_2019.published_le_total",
+        "le",
+        lhs=(v(_AD + ".{row}.newly_published"),),
+        rhs=(v(_AD + ".{row}.total_published"),),
+        over=(("row", DOC_ROWS),),
+        severity="warning",
+        versions=V2019,
+    ),
     # §5.3 table 三
-    Rule("T3.row_total", "eq",
-         lhs=(v(_A + ".{row}.total"),), rhs=(total(_A + ".{row}.{c}", "c", "row_parts"),),
-         over=(("row", "t3_rows"),)),
-    Rule("T3.lp_subtotal", "eq",
-         lhs=(v(_A + ".{row}.legal_person_subtotal"),), rhs=(total(_A + ".{row}.{c}", "c", LP_COMPONENTS),),
-         over=(("row", "t3_rows"),), when=lambda lay: lay.lp_subtotal),
-    Rule("T3.outcome_total", "eq",
-         lhs=(v(_A + ".outcome_total.{column}"),), rhs=(total(_A + ".{r}.{column}", "r", "out_rows"),),
-         over=(("column", "t3_columns"),)),
-    Rule("T3.balance", "eq",
-         lhs=(v(_A + ".new_received.{column}"), v(_A + ".carried_over.{column}")),
-         rhs=(v(_A + ".outcome_total.{column}"), v(_A + ".carried_forward.{column}")),
-         over=(("column", "t3_columns"),)),
-    Rule("T3.group_subtotal", "eq",
-         lhs=(v(_A + ".{group}.subtotal.{column}"),), rhs=(total(_A + ".{r}.{column}", "r", "group_rows"),),
-         over=(("group", "subtotal_groups"), ("column", "t3_columns")),
-         when=lambda lay: bool(lay.subtotal_groups)),
-    Rule("T3.bounds", "le",
-         lhs=(v(_A + ".{row}.{column}"),),
-         rhs=(v(_A + ".new_received.{column}"), v(_A + ".carried_over.{column}")),
-         over=(("row", ("outcome_total", "carried_forward")), ("column", "t3_columns"))),
+    Rule(
+        "T3.row_total",
+        "eq",
+        lhs=(v(_A + ".{row}.total"),),
+        rhs=(total(_A + ".{row}.{c}", "c", "row_parts"),),
+        over=(("row", "t3_rows"),),
+    ),
+    Rule(
+        "T3.lp_subtotal",
+        "eq",
+        lhs=(v(_A + ".{row}.legal_person_subtotal"),),
+        rhs=(total(_A + ".{row}.{c}", "c", LP_COMPONENTS),),
+        over=(("row", "t3_rows"),),
+        when=lambda lay: lay.lp_subtotal,
+    ),
+    Rule(
+        "T3.outcome_total",
+        "eq",
+        lhs=(v(_A + ".outcome_total.{column}"),),
+        rhs=(total(_A + ".{r}.{column}", "r", "out_rows"),),
+        over=(("column", "t3_columns"),),
+    ),
+    Rule(
+        "T3.balance",
+        "eq",
+        lhs=(v(_A + ".new_received.{column}"), v(_A + ".carried_over.{column}")),
+        rhs=(v(_A + ".outcome_total.{column}"), v(_A + ".carried_forward.{column}")),
+        over=(("column", "t3_columns"),),
+    ),
+    Rule(
+        "T3.group_subtotal",
+        "eq",
+        lhs=(v(_A + ".{group}.subtotal.{column}"),),
+        rhs=(total(_A + ".{r}.{column}", "r", "group_rows"),),
+        over=(("group", "subtotal_groups"), ("column", "t3_columns")),
+        when=lambda lay: bool(lay.subtotal_groups),
+    ),
+    Rule(
+        "T3.bounds",
+        "le",
+        lhs=(v(_A + ".{row}.{column}"),),
+        rhs=(v(_A + ".new_received.{column}"), v(_A + ".carried_over.{column}")),
+        over=(("row", ("outcome_total", "carried_forward")), ("column", "t3_columns")),
+    ),
     # §5.4 table 四
-    Rule("T4.total", "eq",
-         lhs=(v(_RL + ".{group}.total"),), rhs=(total(_RL + ".{group}.{leaf}", "leaf", T4_PARTS),),
-         over=(("group", T4_GROUP_KEYS),)),
+    Rule(
+        "T4.total",
+        "eq",
+        lhs=(v(_RL + ".{group}.total"),),
+        rhs=(total(_RL + ".{group}.{leaf}", "leaf", T4_PARTS),),
+        over=(("group", T4_GROUP_KEYS),),
+    ),
     # §5.5 cross-year (Y−1 → Y); agencies re-baseline, so these only warn
-    Rule("X.T3.carry", "eq",
-         lhs=(v("cur:" + _A + ".carried_over.{column}"),), rhs=(v("prev:" + _A + ".carried_forward.{column}"),),
-         over=(("column", C7),), severity="warning", cross_year=True),
-    Rule("X.T2_2021.valid", "eq",
-         lhs=(v("cur:" + _AD + ".{row}.currently_valid"),),
-         rhs=(v("prev:" + _AD + ".{row}.currently_valid"), v("cur:" + _AD + ".{row}.issued"),
-              v("cur:" + _AD + ".{row}.repealed", -1)),
-         over=(("row", DOC_ROWS),), severity="warning", versions=V2021, cross_year=True),
-    Rule("X.T2_2021.repealed_le_stock", "le",
-         lhs=(v("cur:" + _AD + ".{row}.repealed"),),
-         rhs=(v("prev:" + _AD + ".{row}.currently_valid"), v("cur:" + _AD + ".{row}.issued")),
-         over=(("row", DOC_ROWS),), severity="warning", versions=V2021, cross_year=True),
-    Rule("X.T2_2019.items", "eq",
-         lhs=(v("cur:" + _AD + ".{row}.items_prev_year"),),
-         rhs=(v("prev:" + _AD + ".{row}.items_prev_year"), v("prev:" + _AD + ".{row}.items_change")),
-         over=(("row", ITEM_ROWS_2019),), severity="warning", versions=V2019, cross_year=True),
-    Rule("X.T2_2019.published", "eq",
-         lhs=(v("cur:" + _AD + ".{row}.total_published"),),
-         rhs=(v("prev:" + _AD + ".{row}.total_published"), v("cur:" + _AD + ".{row}.newly_published")),
-         over=(("row", DOC_ROWS),), severity="warning", versions=V2019, cross_year=True),
+    Rule(
+        "X.T3.carry",
+        "eq",
+        lhs=(v("cur:" + _A + ".carried_over.{column}"),),
+        rhs=(v("prev:" + _A + ".carried_forward.{column}"),),
+        over=(("column", C7),),
+        severity="warning",
+        cross_year=True,
+    ),
+    Rule(
+        "X.T2_2021.valid",
+        "eq",
+        lhs=(v("cur:" + _AD + ".{row}.currently_valid"),),
+        rhs=(
+            v("prev:" + _AD + ".{row}.currently_valid"),
+            v("cur:" + _AD + ".{row}.issued"),
+            v("cur:" + _AD + ".{row}.repealed", -1),
+        ),
+        over=(("row", DOC_ROWS),),
+        severity="warning",
+        versions=V2021,
+        cross_year=True,
+    ),
+    Rule(
+        "X.T2_2021.repealed_le_stock",
+        "le",
+        lhs=(v("cur:" + _AD + ".{row}.repealed"),),
+        rhs=(v("prev:" + _AD + ".{row}.currently_valid"), v("cur:" + _AD + ".{row}.issued")),
+        over=(("row", DOC_ROWS),),
+        severity="warning",
+        versions=V2021,
+        cross_year=True,
+    ),
+    Rule(
+        "X.T2_2019.items",
+        "eq",
+        lhs=(v("cur:" + _AD + ".{row}.items_prev_year"),),
+        rhs=(v("prev:" + _AD + ".{row}.items_prev_year"), v("prev:" + _AD + ".{row}.items_change")),
+        over=(("row", ITEM_ROWS_2019),),
+        severity="warning",
+        versions=V2019,
+        cross_year=True,
+    ),
+    Rule(
+        "X.T2_2019.published",
+        "eq",
+        lhs=(v("cur:" + _AD + ".{row}.total_published"),),
+        rhs=(v("prev:" + _AD + ".{row}.total_published"), v("cur:" + _AD + ".{row}.newly_published")),
+        over=(("row", DOC_ROWS),),
+        severity="warning",
+        versions=V2019,
+        cross_year=True,
+    ),
 )
 
 
@@ -285,9 +358,13 @@ def _expand_terms(terms: Sequence[Term], layout: Layout, args: Args) -> tuple[tu
 def expand(rule: Rule, layout: Layout) -> Iterator[Instance]:
     for args in _bindings(rule.over, layout, {}):
         yield Instance(
-            rule.id, tuple(args.items()), rule.op,
-            _expand_terms(rule.lhs, layout, args), _expand_terms(rule.rhs, layout, args),
-            rule.severity, rule.cross_year,
+            rule.id,
+            tuple(args.items()),
+            rule.op,
+            _expand_terms(rule.lhs, layout, args),
+            _expand_terms(rule.rhs, layout, args),
+            rule.severity,
+            rule.cross_year,
         )
 
 
@@ -297,8 +374,12 @@ def _applies(rule: Rule, *layouts: Layout) -> bool:
 
 def instances(layout: Layout) -> list[Instance]:
     """The linear in-table identities of a layout, with concrete keys (what the localiser solves)."""
-    return [inst for rule in RULES if rule.op != "type" and not rule.cross_year and _applies(rule, layout)
-            for inst in expand(rule, layout)]
+    return [
+        inst
+        for rule in RULES
+        if rule.op != "type" and not rule.cross_year and _applies(rule, layout)
+        for inst in expand(rule, layout)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,15 +417,23 @@ def _evaluate_instance(inst: Instance, cells: Mapping[str, Cell]) -> list[CheckR
     if len(strict) == len(keys):
         lhs, rhs = inst.sides(strict)
         ok = inst.holds(strict)
-        anomaly = (not ok and inst.severity == "error" and not inst.cross_year
-                   and not any("reconstructed" in cells[k].flags for k in keys))
-        return [CheckResult(**base, status="pass" if ok else "fail", lhs=_out(lhs), rhs=_out(rhs),
-                            source_anomaly=anomaly)]
+        anomaly = (
+            not ok
+            and inst.severity == "error"
+            and not inst.cross_year
+            and not any("reconstructed" in cells[k].flags for k in keys)
+        )
+        return [
+            CheckResult(**base, status="pass" if ok else "fail", lhs=_out(lhs), rhs=_out(rhs), source_anomaly=anomaly)
+        ]
     results = [CheckResult(**base, status="skipped")]
     if can_lenient:
         lhs, rhs = inst.sides(lenient)
-        results.append(CheckResult(**base, status="pass" if inst.holds(lenient) else "fail", lenient=True,
-                                   lhs=_out(lhs), rhs=_out(rhs)))
+        results.append(
+            CheckResult(
+                **base, status="pass" if inst.holds(lenient) else "fail", lenient=True, lhs=_out(lhs), rhs=_out(rhs)
+            )
+        )
     return results
 
 
@@ -358,15 +447,17 @@ def _type_ok(value: Number | None, expect: CellKind) -> bool:
 
 def _evaluate_type(rule: Rule, layout: Layout, cells: Mapping[str, Cell]) -> CheckResult:
     assert rule.expect is not None
-    checked = [k for inst in expand(rule, layout) for k in inst.keys
-               if k in cells and cells[k].status == "reported"]
+    checked = [k for inst in expand(rule, layout) for k in inst.keys if k in cells and cells[k].status == "reported"]
     bad = [k for k in checked if not _type_ok(_number(cells[k]), rule.expect)]
     if not checked:
         return CheckResult(id=rule.id, severity=rule.severity, status="skipped")
     if not bad:
         return CheckResult(id=rule.id, severity=rule.severity, status="pass", detail=f"{len(checked)} cells")
     return CheckResult(
-        id=rule.id, severity=rule.severity, status="fail", operands=bad,
+        id=rule.id,
+        severity=rule.severity,
+        status="fail",
+        operands=bad,
         source_anomaly=rule.severity == "error" and not any("reconstructed" in cells[k].flags for k in bad),
         detail="; ".join(f"{k}={cells[k].value!s} (raw {cells[k].raw!r}), expected {rule.expect}" for k in bad),
     )
@@ -387,7 +478,10 @@ def evaluate(cells: Mapping[str, Cell], layout: Layout) -> list[CheckResult]:
 
 
 def evaluate_cross_year(
-    prev_cells: Mapping[str, Cell], prev_layout: Layout, cur_cells: Mapping[str, Cell], cur_layout: Layout,
+    prev_cells: Mapping[str, Cell],
+    prev_layout: Layout,
+    cur_cells: Mapping[str, Cell],
+    cur_layout: Layout,
 ) -> list[CheckResult]:
     """§5.5 checks between consecutive reports of one agency (the caller decides the scope matches)."""
     merged = {f"prev:{k}": c for k, c in prev_cells.items()} | {f"cur:{k}": c for k, c in cur_cells.items()}
@@ -424,32 +518,51 @@ def _one(name: str, *keys: str) -> tuple[str, tuple[Term, ...]]:
 
 
 def _outcome(group: str) -> NarrativeRule:
-    return NarrativeRule(f"outcome:{group}", "N.outcome",
-                         (("sum", (total(_A + ".{r}.total", "r", "group_rows"),)),), args=(("group", group),))
+    return NarrativeRule(
+        f"outcome:{group}",
+        "N.outcome",
+        (("sum", (total(_A + ".{r}.total", "r", "group_rows"),)),),
+        args=(("group", group),),
+    )
 
 
 NARRATIVE_RULES: tuple[NarrativeRule, ...] = (
     # Both readings of "收到…N件" occur in real reports ([S-PT2022]: 75 = 74 new + 1 carried).
-    NarrativeRule("applications_received", "N.received", (
-        _one("new", _A + ".new_received.total"),
-        _one("new+carried", _A + ".new_received.total", _A + ".carried_over.total"),
-    )),
+    NarrativeRule(
+        "applications_received",
+        "N.received",
+        (
+            _one("new", _A + ".new_received.total"),
+            _one("new+carried", _A + ".new_received.total", _A + ".carried_over.total"),
+        ),
+    ),
     NarrativeRule("applications_closed", "N.closed", (_one("outcome_total", _A + ".outcome_total.total"),)),
     NarrativeRule("carried_forward", "N.carried_forward", (_one("carried_forward", _A + ".carried_forward.total"),)),
     NarrativeRule("carried_in", "N.carried_in", (_one("carried_over", _A + ".carried_over.total"),)),
     NarrativeRule("review_cases", "N.review", (_one("review", _RL + ".review.total"),)),
-    NarrativeRule("litigation_cases", "N.litigation", (
-        _one("litigation_total", _RL + ".litigation_direct.total", _RL + ".litigation_after_review.total"),
-    )),
-    NarrativeRule("docs_valid", "N.docs", (
-        _one("currently_valid", _AD + ".art20_1.normative_documents.currently_valid"),), versions=V2021),
-    NarrativeRule("docs_issued", "N.docs", (_one("issued", _AD + ".art20_1.normative_documents.issued"),),
-                  versions=V2021),
+    NarrativeRule(
+        "litigation_cases",
+        "N.litigation",
+        (_one("litigation_total", _RL + ".litigation_direct.total", _RL + ".litigation_after_review.total"),),
+    ),
+    NarrativeRule(
+        "docs_valid",
+        "N.docs",
+        (_one("currently_valid", _AD + ".art20_1.normative_documents.currently_valid"),),
+        versions=V2021,
+    ),
+    NarrativeRule(
+        "docs_issued", "N.docs", (_one("issued", _AD + ".art20_1.normative_documents.issued"),), versions=V2021
+    ),
     NarrativeRule("outcome:disclosed", "N.outcome", (_one("disclosed", _A + ".disclosed.total"),)),
-    NarrativeRule("outcome:partially_disclosed", "N.outcome",
-                  (_one("partially_disclosed", _A + ".partially_disclosed.total"),)),
-    NarrativeRule("outcome:disclosed+partially_disclosed", "N.outcome",
-                  (_one("sum", _A + ".disclosed.total", _A + ".partially_disclosed.total"),)),
+    NarrativeRule(
+        "outcome:partially_disclosed", "N.outcome", (_one("partially_disclosed", _A + ".partially_disclosed.total"),)
+    ),
+    NarrativeRule(
+        "outcome:disclosed+partially_disclosed",
+        "N.outcome",
+        (_one("sum", _A + ".disclosed.total", _A + ".partially_disclosed.total"),),
+    ),
     _outcome("withheld"),
     _outcome("unable"),
     _outcome("not_processed"),
@@ -459,14 +572,15 @@ _NARRATIVE_BY_KIND: dict[str, NarrativeRule] = {r.kind: r for r in NARRATIVE_RUL
 
 
 def _readings(
-    rule: NarrativeRule, cells: Mapping[str, Cell], layout: Layout,
+    rule: NarrativeRule,
+    cells: Mapping[str, Cell],
+    layout: Layout,
 ) -> list[tuple[str, list[str], Number | None]]:
     """(reading name, keys, table sum or None when some operand is not a reported number)."""
     out: list[tuple[str, list[str], Number | None]] = []
     for name, terms in rule.readings:
         expanded = _expand_terms(terms, layout, dict(rule.args))
-        nums = [(c, _number(cells[k]) if k in cells and cells[k].status == "reported" else None)
-                for c, k in expanded]
+        nums = [(c, _number(cells[k]) if k in cells and cells[k].status == "reported" else None) for c, k in expanded]
         value: Number | None = None
         if all(n is not None for _, n in nums):
             value = sum((c * n for c, n in nums if n is not None), 0)
@@ -475,7 +589,9 @@ def _readings(
 
 
 def evaluate_narrative(
-    facts: Sequence[NarrativeFact], cells: Mapping[str, Cell], layout: Layout,
+    facts: Sequence[NarrativeFact],
+    cells: Mapping[str, Cell],
+    layout: Layout,
 ) -> list[NarrativeFact]:
     """Copies of `facts` with check/status/compared_with/matched filled (facts of other kinds unchanged)."""
     out: list[NarrativeFact] = []
@@ -485,22 +601,25 @@ def evaluate_narrative(
             out.append(fact.model_copy())
             continue
         if layout.version not in rule.versions:
-            out.append(fact.model_copy(update={"check": rule.id, "status": "skipped", "compared_with": [],
-                                               "matched": None}))
+            out.append(
+                fact.model_copy(update={"check": rule.id, "status": "skipped", "compared_with": [], "matched": None})
+            )
             continue
         readings = _readings(rule, cells, layout)
         compared = list(dict.fromkeys(k for _, keys, _ in readings for k in keys))
         matched = next((name for name, _, val in readings if val is not None and val == fact.value), None)
         computable = any(val is not None for _, _, val in readings)
-        status = ("skipped" if fact.value is None or not computable
-                  else "pass" if matched is not None else "fail")
-        out.append(fact.model_copy(update={"check": rule.id, "status": status, "compared_with": compared,
-                                           "matched": matched}))
+        status = "skipped" if fact.value is None or not computable else "pass" if matched is not None else "fail"
+        out.append(
+            fact.model_copy(update={"check": rule.id, "status": status, "compared_with": compared, "matched": matched})
+        )
     return out
 
 
 def narrative_checks(
-    facts: Sequence[NarrativeFact], cells: Mapping[str, Cell] | None = None, layout: Layout | None = None,
+    facts: Sequence[NarrativeFact],
+    cells: Mapping[str, Cell] | None = None,
+    layout: Layout | None = None,
 ) -> list[CheckResult]:
     """CheckResults of already-judged facts; with `cells` and `layout` the table side (rhs) is filled too."""
     results: list[CheckResult] = []
@@ -513,12 +632,21 @@ def narrative_checks(
         if cells is not None and layout is not None and rule is not None and layout.version in rule.versions:
             readings = _readings(rule, cells, layout)
             pick = next((r for r in readings if r[0] == fact.matched), None) or next(
-                (r for r in readings if r[2] is not None), None)
+                (r for r in readings if r[2] is not None), None
+            )
             rhs = pick[2] if pick else None
             detail += " | " + ", ".join(f"{name}={val if val is not None else '?'}" for name, _, val in readings)
         args = {"kind": fact.kind, "at": str(fact.prov.start)} | ({"matched": fact.matched} if fact.matched else {})
-        results.append(CheckResult(
-            id=fact.check, args=args, severity="warning", status=fact.status, lhs=fact.value, rhs=_out(rhs),
-            operands=list(fact.compared_with), detail=detail,
-        ))
+        results.append(
+            CheckResult(
+                id=fact.check,
+                args=args,
+                severity="warning",
+                status=fact.status,
+                lhs=fact.value,
+                rhs=_out(rhs),
+                operands=list(fact.compared_with),
+                detail=detail,
+            )
+        )
     return results

@@ -64,7 +64,9 @@ _REGULATIONS = Row("regulations", "规章", ("规章",))
 TABLE2: dict[Version, tuple[Block, ...]] = {
     "2019": (
         Block(
-            "art20_1", "第二十条第（一）项", "一",
+            "art20_1",
+            "第二十条第（一）项",
+            "一",
             (_REGULATIONS, Row("normative_documents", "规范性文件", ("规范性文件",))),
             (
                 Column("newly_made", "本年新制作数量"),
@@ -73,7 +75,9 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             ),
         ),
         Block(
-            "art20_5", "第二十条第（五）项", "五",
+            "art20_5",
+            "第二十条第（五）项",
+            "五",
             (
                 Row("administrative_licensing", "行政许可", ("行政许可",)),
                 Row("other_external_services", "其他对外管理服务事项", ("其他对外管理服务事项", "对外管理服务")),
@@ -81,7 +85,9 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             _cols_2019_items(True),
         ),
         Block(
-            "art20_6", "第二十条第（六）项", "六",
+            "art20_6",
+            "第二十条第（六）项",
+            "六",
             (
                 Row("administrative_penalty", "行政处罚", ("行政处罚",)),
                 Row("administrative_coercion", "行政强制", ("行政强制",)),
@@ -89,12 +95,16 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             _cols_2019_items(True),
         ),
         Block(
-            "art20_8", "第二十条第（八）项", "八",
+            "art20_8",
+            "第二十条第（八）项",
+            "八",
             (Row("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费")),),
             _cols_2019_items(False),
         ),
         Block(
-            "art20_9", "第二十条第（九）项", "九",
+            "art20_9",
+            "第二十条第（九）项",
+            "九",
             (Row("centralized_procurement", "政府集中采购", ("政府集中采购", "集中采购")),),
             (
                 Column("procurement_items", "采购项目数量", unit="个"),
@@ -104,7 +114,9 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
     ),
     "2021": (
         Block(
-            "art20_1", "第二十条第（一）项", "一",
+            "art20_1",
+            "第二十条第（一）项",
+            "一",
             (_REGULATIONS, Row("normative_documents", "行政规范性文件", ("行政规范性文件", "规范性文件"))),
             (
                 Column("issued", "本年制发件数"),
@@ -113,12 +125,16 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             ),
         ),
         Block(
-            "art20_5", "第二十条第（五）项", "五",
+            "art20_5",
+            "第二十条第（五）项",
+            "五",
             (Row("administrative_licensing", "行政许可", ("行政许可",)),),
             (Column("decisions", "本年处理决定数量"),),
         ),
         Block(
-            "art20_6", "第二十条第（六）项", "六",
+            "art20_6",
+            "第二十条第（六）项",
+            "六",
             (
                 Row("administrative_penalty", "行政处罚", ("行政处罚",)),
                 Row("administrative_coercion", "行政强制", ("行政强制",)),
@@ -126,7 +142,9 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             (Column("decisions", "本年处理决定数量"),),
         ),
         Block(
-            "art20_8", "第二十条第（八）项", "八",
+            "art20_8",
+            "第二十条第（八）项",
+            "八",
             (Row("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费")),),
             (Column("fee_amount", "本年收费金额（单位：万元）", kind="money", unit="万元", unit_source="header"),),
         ),
@@ -135,9 +153,22 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
 
 # Header words of table 二 (used as label boundaries when reading flattened text).
 TABLE2_HEADER_WORDS: tuple[str, ...] = (
-    "信息内容", "本年新制作数量", "本年新公开数量", "对外公开总数量", "上一年项目数量", "本年增/减", "本年增/",
-    "处理决定数量", "本年处理决定数量", "采购项目数量", "采购总金额", "本年制发件数", "本年废止件数",
-    "现行有效件数", "本年收费金额(单位:万元)", "本年收费金额",
+    "信息内容",
+    "本年新制作数量",
+    "本年新公开数量",
+    "对外公开总数量",
+    "上一年项目数量",
+    "本年增/减",
+    "本年增/",
+    "处理决定数量",
+    "本年处理决定数量",
+    "采购项目数量",
+    "采购总金额",
+    "本年制发件数",
+    "本年废止件数",
+    "现行有效件数",
+    "本年收费金额(单位:万元)",
+    "本年收费金额",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -181,8 +212,12 @@ _T3_HEAD: tuple[Row, ...] = (
     Row("disclosed", "（一）予以公开", ("予以公开",), "(一)"),
     Row("partially_disclosed", "（二）部分公开（区分处理的，只计这一情形，不计其他情形）", ("部分公开",), "(二)"),
     Row("withheld.state_secret", "1.属于国家秘密", ("国家秘密",), "1"),
-    Row("withheld.prohibited_by_law", "2.其他法律行政法规禁止公开",
-        ("其他法律行政法规禁止公开", "法规禁止公开", "其他法律行政"), "2"),
+    Row(
+        "withheld.prohibited_by_law",
+        "2.其他法律行政法规禁止公开",
+        ("其他法律行政法规禁止公开", "法规禁止公开", "其他法律行政"),
+        "2",
+    ),
     Row("withheld.security_stability", "3.危及“三安全一稳定”", ("三安全一稳定",), "3"),
     Row("withheld.third_party_rights", "4.保护第三方合法权益", ("第三方合法权益",), "4"),
     Row("withheld.internal_affairs", "5.属于三类内部事务信息", ("三类内部事务",), "5"),
@@ -196,7 +231,12 @@ _T3_HEAD: tuple[Row, ...] = (
     Row("not_processed.duplicate", "2.重复申请", ("重复申请",), "2"),
     Row("not_processed.publication", "3.要求提供公开出版物", ("公开出版物",), "3"),
     Row("not_processed.mass_repetitive", "4.无正当理由大量反复申请", ("大量反复",), "4"),
-    Row("not_processed.confirm_or_reissue", "5.要求行政机关确认或重新出具已获取信息", ("确认或重新出具", "确认或重"), "5"),
+    Row(
+        "not_processed.confirm_or_reissue",
+        "5.要求行政机关确认或重新出具已获取信息",
+        ("确认或重新出具", "确认或重"),
+        "5",
+    ),
 )
 _T3_TAIL: tuple[Row, ...] = (
     Row("outcome_total", "（七）总计", ("(七)总计", "(七)"), "(七)"),
@@ -204,11 +244,18 @@ _T3_TAIL: tuple[Row, ...] = (
 )
 SINGLE_ROW = Row("other_processing.single_row", "（六）其他处理", ("(六)其他处理",), "(六)")
 SUB_ROWS_2021: tuple[Row, ...] = (
-    Row("other_processing.no_correction_overdue",
-        "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", ("逾期不补正",), "1"),
-    Row("other_processing.fee_unpaid_overdue",
+    Row(
+        "other_processing.no_correction_overdue",
+        "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+        ("逾期不补正",),
+        "1",
+    ),
+    Row(
+        "other_processing.fee_unpaid_overdue",
         "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
-        ("收费通知", "缴纳费用"), "2"),
+        ("收费通知", "缴纳费用"),
+        "2",
+    ),
     Row("other_processing.other", "3.其他", ("3.其他", "3、其他"), "3"),
 )
 
@@ -227,12 +274,22 @@ def table3_rows(version: Version, other_processing: Literal["single_row", "subro
 def outcome_rows(version: Version, other_processing: Literal["single_row", "subrows"] | None = None) -> tuple[str, ...]:
     """OUT2019 / OUT2021 of the spec: the rows that add up to （七）总计."""
     rows = table3_rows(version, other_processing)
-    return tuple(r.key for r in rows if r.key not in ("new_received", "carried_over", "outcome_total", "carried_forward"))
+    return tuple(
+        r.key for r in rows if r.key not in ("new_received", "carried_over", "outcome_total", "carried_forward")
+    )
 
 
 T3_HEADER_WORDS: tuple[str, ...] = (
-    "(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)", "勾稽关系", "申请人情况", "自然人",
-    "法人或其他组织", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "总计",
+    "(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)",
+    "勾稽关系",
+    "申请人情况",
+    "自然人",
+    "法人或其他组织",
+    "商业企业",
+    "科研机构",
+    "社会公益组织",
+    "法律服务机构",
+    "总计",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +308,15 @@ T4_LEAVES: tuple[tuple[str, str], ...] = (
     ("total", "总计"),
 )
 T4_HEADER_WORDS: tuple[str, ...] = (
-    "行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉", "结果维持", "结果纠正", "其他结果", "尚未审结", "总计",
+    "行政复议",
+    "行政诉讼",
+    "未经复议直接起诉",
+    "复议后起诉",
+    "结果维持",
+    "结果纠正",
+    "其他结果",
+    "尚未审结",
+    "总计",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -289,9 +354,16 @@ def table2_specs(version: Version) -> list[CellSpec]:
     for block in TABLE2[version]:
         for row in block.rows:
             for col in block.columns:
-                specs.append(CellSpec(
-                    f"active_disclosure.{block.key}.{row.key}.{col.key}", "active_disclosure",
-                    (block.key, "rows", row.key, "cells", col.key), col, row.label, col.label))
+                specs.append(
+                    CellSpec(
+                        f"active_disclosure.{block.key}.{row.key}.{col.key}",
+                        "active_disclosure",
+                        (block.key, "rows", row.key, "cells", col.key),
+                        col,
+                        row.label,
+                        col.label,
+                    )
+                )
     return specs
 
 
@@ -311,17 +383,31 @@ def table3_specs(layout: Layout) -> list[CellSpec]:
     specs = []
     for row in rows:
         for col in table3_columns(layout):
-            specs.append(CellSpec(
-                f"applications.{row.key}.{col.key}", "applications",
-                ("rows", *row.key.split("."), "cells", col.key), col, row.label, col.label))
+            specs.append(
+                CellSpec(
+                    f"applications.{row.key}.{col.key}",
+                    "applications",
+                    ("rows", *row.key.split("."), "cells", col.key),
+                    col,
+                    row.label,
+                    col.label,
+                )
+            )
     return specs
 
 
 def table4_specs() -> list[CellSpec]:
     return [
-        CellSpec(f"review_litigation.{g}.{leaf}", "review_litigation", (g, leaf),
-                 Column(leaf, leaf_label), glabel, leaf_label)
-        for g, glabel in T4_GROUPS for leaf, leaf_label in T4_LEAVES
+        CellSpec(
+            f"review_litigation.{g}.{leaf}",
+            "review_litigation",
+            (g, leaf),
+            Column(leaf, leaf_label),
+            glabel,
+            leaf_label,
+        )
+        for g, glabel in T4_GROUPS
+        for leaf, leaf_label in T4_LEAVES
     ]
 
 
@@ -339,18 +425,40 @@ def spec_index(layout: Layout) -> dict[str, CellSpec]:
 
 MARKERS: dict[Version, tuple[str, ...]] = {
     "2019": (
-        "本年新制作数量", "本年新公开数量", "对外公开总数量", "上一年项目数量", "本年增/减", "其他对外管理服务事项",
-        "第二十条第(九)项", "政府集中采购", "采购项目数量", "采购总金额",
+        "本年新制作数量",
+        "本年新公开数量",
+        "对外公开总数量",
+        "上一年项目数量",
+        "本年增/减",
+        "其他对外管理服务事项",
+        "第二十条第(九)项",
+        "政府集中采购",
+        "采购项目数量",
+        "采购总金额",
     ),
     "2021": (
-        "本年制发件数", "本年废止件数", "现行有效件数", "本年处理决定数量", "本年收费金额", "行政规范性文件",
-        "逾期不补正", "逾期未按收费通知要求缴纳费用", "3.其他",
+        "本年制发件数",
+        "本年废止件数",
+        "现行有效件数",
+        "本年处理决定数量",
+        "本年收费金额",
+        "行政规范性文件",
+        "逾期不补正",
+        "逾期未按收费通知要求缴纳费用",
+        "3.其他",
     ),
 }
 # Labels both versions share: a document with none of them is not a template report at all.
 COMMON_MARKERS: tuple[str, ...] = (
-    "第二十条第(一)项", "本年新收政府信息公开申请数量", "上年结转政府信息公开申请数量", "本年度办理结果",
-    "结转下年度继续办理", "申请人情况", "不予公开", "无法提供", "不予处理",
+    "第二十条第(一)项",
+    "本年新收政府信息公开申请数量",
+    "上年结转政府信息公开申请数量",
+    "本年度办理结果",
+    "结转下年度继续办理",
+    "申请人情况",
+    "不予公开",
+    "无法提供",
+    "不予处理",
 )
 
 SECTION_KEYS: tuple[tuple[str, str, tuple[str, ...]], ...] = (

@@ -59,7 +59,8 @@ def build_cells(
     rows["carried_forward"] = {c: carried_forward.get(c, 0) for c in C6}
     rows["carried_over"] = {c: carried_over.get(c, 0) for c in C6}
     rows["new_received"] = {
-        c: rows["outcome_total"][c] + rows["carried_forward"][c] - rows["carried_over"][c] for c in C6}
+        c: rows["outcome_total"][c] + rows["carried_forward"][c] - rows["carried_over"][c] for c in C6
+    }
     if any(x < 0 for x in rows["new_received"].values()):
         raise ValueError("carried_over exceeds outcomes + carried_forward")
     for g in sorted(layout.subtotal_groups):
@@ -91,7 +92,8 @@ def layouts(draw: st.DrawFn) -> Layout:
     """Both versions, D09 (2021 with one （六） row), D12 (法人 subtotal column), printed group subtotals."""
     version = draw(st.sampled_from(("2019", "2021")))
     op: Literal["single_row", "subrows"] = (
-        "single_row" if version == "2019" else draw(st.sampled_from(("subrows", "single_row"))))
+        "single_row" if version == "2019" else draw(st.sampled_from(("subrows", "single_row")))
+    )
     groups = ["withheld", "unable", "not_processed"] + (["other_processing"] if op == "subrows" else [])
     return Layout(version, op, draw(st.booleans()), draw(st.frozensets(st.sampled_from(groups), max_size=2)))
 
@@ -110,8 +112,9 @@ def consistent_reports(draw: st.DrawFn, layout: Layout | None = None) -> tuple[L
     t2: dict[str, Number] = {}
     for spec in table2_specs(layout.version):
         if spec.column.kind == "money":
-            t2[spec.key] = draw(st.decimals(0, 10**6, places=draw(st.integers(0, 6)),
-                                            allow_nan=False, allow_infinity=False))
+            t2[spec.key] = draw(
+                st.decimals(0, 10**6, places=draw(st.integers(0, 6)), allow_nan=False, allow_infinity=False)
+            )
         elif spec.column.kind == "int":
             t2[spec.key] = draw(counts)
     for spec in table2_specs(layout.version):
@@ -126,8 +129,11 @@ def consistent_reports(draw: st.DrawFn, layout: Layout | None = None) -> tuple[L
 
 def table34_keys(layout: Layout, cells: Mapping[str, Cell]) -> list[str]:
     """Printed (reported) cells of tables 三 and 四, the ones the identities constrain."""
-    return [s.key for s in cell_specs(layout)
-            if s.table in ("applications", "review_litigation") and cells[s.key].status == "reported"]
+    return [
+        s.key
+        for s in cell_specs(layout)
+        if s.table in ("applications", "review_litigation") and cells[s.key].status == "reported"
+    ]
 
 
 def table3_column_keys(layout: Layout) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from schemas.rules import evaluate_cross_year
 from worker.extract.report import extract_report
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
+from worker.synth import STYLES, Style, write_corpus
 from worker.validate import run_checks
 
 OK, CHECKS_FAILED, BAD_INPUT = 0, 1, 2
@@ -69,17 +70,33 @@ def _details(report: Report, out: Any) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-              show_default=True, help="Folder for <name>.json files.")
-@click.option("--format", "fmt", type=click.Choice(["canonical", "cells"]), default="canonical", show_default=True,
-              help="canonical JSON (spec §7) or flat cells keyed as in CELL_KEYS.md.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for <name>.json files.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["canonical", "cells"]),
+    default="canonical",
+    show_default=True,
+    help="canonical JSON (spec §7) or flat cells keyed as in CELL_KEYS.md.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="List failing checks and unread cells under each file.")
 def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool) -> None:
     """Extract FILES (text, markdown, HTML) into DIR/<name>.json, one summary line per file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     worst = OK
-    with click.progressbar(files, label="extracting", file=sys.stderr, show_pos=True) if len(files) > 3 \
-            else _nullbar(files) as bar:
+    with (
+        click.progressbar(files, label="extracting", file=sys.stderr, show_pos=True)
+        if len(files) > 3
+        else _nullbar(files) as bar
+    ):
         for path in bar:
             try:
                 report = extract_report(read_document(path))
@@ -88,8 +105,11 @@ def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cel
                 worst = max(worst, BAD_INPUT)
                 continue
             target = out_dir / f"{path.stem}.json"
-            payload = report.to_json() if fmt == "canonical" else json.dumps(report.cells_document(),
-                                                                               ensure_ascii=False, indent=1)
+            payload = (
+                report.to_json()
+                if fmt == "canonical"
+                else json.dumps(report.cells_document(), ensure_ascii=False, indent=1)
+            )
             _write_atomic(target, payload)
             click.echo(_summary(path.name, report))
             if verbose:
@@ -129,7 +149,9 @@ def _load_report(path: Path) -> Report:
     except ValidationError as e:
         first = e.errors()[0]
         where = "/".join(str(p) for p in first["loc"])
-        raise InputError(str(path), f"not a gouji report: {where}: {first['msg']} ({e.error_count()} problem(s))") from e
+        raise InputError(
+            str(path), f"not a gouji report: {where}: {first['msg']} ({e.error_count()} problem(s))"
+        ) from e
 
 
 @main.command()
@@ -164,8 +186,13 @@ def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
 @main.command()
 @click.argument("prev_file", type=click.Path(path_type=Path))
 @click.argument("cur_file", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the comparison document (spec §7.7) here.")
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the comparison document (spec §7.7) here.",
+)
 def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
     """Cross-year checks (X.*) between last year's PREV.json and this year's CUR.json."""
     try:
@@ -178,8 +205,12 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
         click.echo("error: both reports need a known template version", err=True)
         sys.exit(BAD_INPUT)
     results = evaluate_cross_year(prev.flat_cells(), pl, cur.flat_cells(), cl)
-    doc = {"agency": cur.report.agency, "year_prev": prev.report.report_year, "year": cur.report.report_year,
-           "checks": [r.model_dump(mode="json") for r in results]}
+    doc = {
+        "agency": cur.report.agency,
+        "year_prev": prev.report.report_year,
+        "year": cur.report.report_year,
+        "checks": [r.model_dump(mode="json") for r in results],
+    }
     failed = _failed(results)
     click.echo(f"{prev_file.name} → {cur_file.name}: {len(results)} cross-year checks, {len(failed)} failed")
     for c in failed:
@@ -189,6 +220,17 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
     if out_file is not None:
         _write_atomic(out_file, json.dumps(doc, ensure_ascii=False, indent=1))
     sys.exit(CHECKS_FAILED if failed else OK)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--count", default=5, show_default=True, help="Reports per style.")
+@click.option("--seed", default=0, show_default=True, help="First seed; the same seed gives the same reports.")
+@click.option("--style", "styles", multiple=True, type=click.Choice(STYLES), help="Styles to write (default: all).")
+def synth(out_dir: Path, count: int, seed: int, styles: tuple[Style, ...]) -> None:
+    """Write synthetic consistent reports to OUT_DIR/reports and their gold cells to OUT_DIR/gold."""
+    paths = write_corpus(out_dir, count, seed, styles or STYLES)
+    click.echo(f"wrote {len(paths)} reports to {out_dir / 'reports'} and their gold to {out_dir / 'gold'}")
 
 
 @main.command()

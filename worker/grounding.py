@@ -23,7 +23,7 @@ def grounded(cell: Cell, text: str) -> bool:
         return True
     if cell.prov is None or not 0 <= cell.prov.start <= cell.prov.end <= len(text):
         return False
-    have = digits_of(text[cell.prov.start:cell.prov.end])
+    have = digits_of(text[cell.prov.start : cell.prov.end])
     want = _digits(cell.value)
     if cell.prov.method == "reconstructed":
         return want in have
@@ -38,6 +38,14 @@ def ground(report: Report, text: str) -> list[CheckResult]:
             continue
         if "not_grounded" not in cell.flags:
             cell.flags.append("not_grounded")
-        out.append(CheckResult(id="G.grounded", args={"cell": key}, severity="error", status="fail", operands=[key],
-                               detail=f"value {cell.value} is not at its source span"))
+        out.append(
+            CheckResult(
+                id="G.grounded",
+                args={"cell": key},
+                severity="error",
+                status="fail",
+                operands=[key],
+                detail=f"value {cell.value} is not at its source span",
+            )
+        )
     return out

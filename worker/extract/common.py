@@ -49,19 +49,42 @@ class Reading:
 
 def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) -> Cell:
     label_span = Span(start=row_label.start, end=row_label.end) if row_label else None
-    prov = Prov(start=d.start, end=d.end, dom=d.dom, method="reconstructed" if d.value is not None else method,
-                row_label=label_span) if (d.end > d.start or d.dom) else None
+    prov = (
+        Prov(
+            start=d.start,
+            end=d.end,
+            dom=d.dom,
+            method="reconstructed" if d.value is not None else method,
+            row_label=label_span,
+        )
+        if (d.end > d.start or d.dom)
+        else None
+    )
     if d.status in ("missing", "unparseable"):
-        return Cell(value=None, status=d.status, raw=d.raw.strip(), reason=d.reason, prov=prov,  # type: ignore[arg-type]
-                    unit=column.unit, unit_source=column.unit_source)
+        return Cell(
+            value=None,
+            status=d.status,
+            raw=d.raw.strip(),
+            reason=d.reason,
+            prov=prov,  # type: ignore[arg-type]
+            unit=column.unit,
+            unit_source=column.unit_source,
+        )
     flags = list(d.flags)
     if d.value is not None:
         parsed_unit = _cell_unit(d.raw)
         unit, unit_source = (parsed_unit, "cell") if parsed_unit else (column.unit, column.unit_source)
         if column.kind == "money" and unit is None:
             flags.append("unit_unknown")
-        return Cell(value=d.value, status="reported", raw=_raw(d.raw), unit=unit, unit_source=unit_source,  # type: ignore[arg-type]
-                    flags=flags, prov=prov)
+        return Cell(
+            value=d.value,
+            status="reported",
+            raw=_raw(d.raw),
+            unit=unit,
+            unit_source=unit_source,  # type: ignore[arg-type]
+            flags=flags,
+            prov=prov,
+        )
     p = parse_cell(d.raw, column)
     flags += p.flags
     unit, unit_source = (p.unit, "cell") if p.unit else (column.unit, column.unit_source)
@@ -69,8 +92,16 @@ def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) 
         flags.append("unit_unknown")
     if p.status == "reported" and column.kind == "int" and isinstance(p.value, int) and p.value < 0:
         flags.append("negative_count")
-    return Cell(value=p.value, status=p.status, raw=_raw(d.raw), unit=unit, unit_source=unit_source,  # type: ignore[arg-type]
-                flags=flags, reason=p.reason, prov=prov)
+    return Cell(
+        value=p.value,
+        status=p.status,
+        raw=_raw(d.raw),
+        unit=unit,
+        unit_source=unit_source,  # type: ignore[arg-type]
+        flags=flags,
+        reason=p.reason,
+        prov=prov,
+    )
 
 
 _UNIT = re.compile(r"(万元|元)\s*$")

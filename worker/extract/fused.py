@@ -36,8 +36,15 @@ def _parts(s: str, n: int, kinds: Sequence[CellKind]) -> Iterator[tuple[str, ...
 
 
 def _valid(part: str, kind: CellKind) -> bool:
+    """Number syntax of one cell: no leading zeros, a sign only at the start of a signed cell (D20)."""
+    if part[:1] in "+-":
+        if kind != "signed":
+            return False
+        part = part[1:]
+    if not part or "-" in part or "+" in part:
+        return False
     if kind == "money":
-        if not _MONEY.match(part) or part.endswith("."):
+        if not _MONEY.match(part):
             return False
         whole = part.split(".")[0]
         return whole == "0" or not whole.startswith("0")
@@ -51,8 +58,8 @@ def _value(part: str, kind: CellKind) -> Value:
 
 
 def compact_run(text: str) -> str:
-    """A run as the solver sees it: digits and decimal points only (spaces are not boundaries)."""
-    return "".join(ch for ch in text if ch.isdigit() or ch == ".")
+    """A run as the solver sees it: digits, decimal points and signs (spaces are not boundaries)."""
+    return "".join(ch for ch in text.replace("－", "-") if ch.isdigit() or ch in ".-+")
 
 
 def splits(run: str, kinds: Sequence[CellKind]) -> list[tuple[Value, ...]]:
@@ -68,7 +75,7 @@ def splits(run: str, kinds: Sequence[CellKind]) -> list[tuple[Value, ...]]:
 def row_total_splits(run: str, width: int = 7) -> list[tuple[int, ...]]:
     """Splits of a table-三 row run whose last number is the sum of the others (T3.row_total)."""
     s = compact_run(run)
-    if "." in s:
+    if not s.isdigit():
         return []
     out: list[tuple[int, ...]] = []
 
@@ -110,7 +117,7 @@ def group_total_splits(run: str, groups: int, leaves: int = 4) -> list[tuple[int
                 break
             rec(i, (*acc, int(part)), in_group + 1)
 
-    if "." not in s:
+    if s.isdigit():
         rec(0, (), 0)
     return out
 

@@ -26,14 +26,18 @@ def row_pattern(row: Row) -> str:
         if i < 0:
             alts.append(re.escape(f))
             continue
-        prefix, tail = label[:i], label[i + len(f):]
+        prefix, tail = label[:i], label[i + len(f) :]
         pre = ""
         if prefix:
             ordinal = match_key(row.ordinal) if row.ordinal else ""
             if ordinal and prefix.startswith(ordinal):
-                rest = prefix[len(ordinal):].lstrip(".、")
+                rest = prefix[len(ordinal) :].lstrip(".、")
                 sep = "" if ordinal.startswith("(") else "[.、]"
-                pre = f"(?:{re.escape(ordinal)}{sep}(?:{re.escape(rest)})?)?" if rest else f"(?:{re.escape(ordinal)}{sep})?"
+                pre = (
+                    f"(?:{re.escape(ordinal)}{sep}(?:{re.escape(rest)})?)?"
+                    if rest
+                    else f"(?:{re.escape(ordinal)}{sep})?"
+                )
             else:
                 pre = f"(?:{re.escape(prefix)})?"
         post = f"(?:{re.escape(tail)})?" if tail else ""

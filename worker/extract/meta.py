@@ -10,24 +10,33 @@ import re
 
 from schemas.cells import Span
 from schemas.report import Period, ReportMeta, TextRef
+from worker.normalise.document import NormalisedDoc
 
-_TITLE = re.compile(r"[^\n。：:|]{0,60}?(?P<y>(?:19|20)\d{2})\s*年度?[^\n。|]{0,12}?政府信息公开(?:工作)?年度?(?:工作)?报告")
-_PERIOD = re.compile(r"(?P<y1>20\d{2})\s*年\s*1\s*月\s*1\s*日[^\n。]{0,6}?至\s*(?:(?P<y2>20\d{2})\s*年\s*)?12\s*月\s*31\s*日")
+_TITLE = re.compile(
+    r"(?P<pre>[\u4e00-\u9fff()]{0,30})(?P<y>(?:19|20)\d{2})年度?(?P<mid>[\u4e00-\u9fff()]{0,20}?)"
+    r"政府信息公开(?:工作)?年度?(?:工作)?报告"
+)
+_NOISE = re.compile(r"^.*(?:年报|正文|标题|位置)")
+_PERIOD = re.compile(
+    r"(?P<y1>20\d{2})\s*年\s*1\s*月\s*1\s*日[^\n。]{0,6}?至\s*(?:(?P<y2>20\d{2})\s*年\s*)?12\s*月\s*31\s*日"
+)
 _DATE_LABEL = re.compile(r"(?:日期|发布时间|公开日期|成文日期|发布日期)\s*[:：]?\s*(?P<d>20\d{2}-\d{1,2}-\d{1,2})")
 _CN_DATE = re.compile(r"(?P<y>20\d{2})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日")
-_SCOPE = re.compile(r"[（(](?P<s>[^（）()]{4,80}?(?:局|委|办|单位|机关|部门)[^（）()]{0,20})[）)]")
+_SCOPE = re.compile(r"[（(](?P<s>[^（）()\n]{2,80}?(?:局|委|办|单位|机关|部门))[）)]")
 
 
-def read_meta(text: str) -> ReportMeta:
+def read_meta(doc: NormalisedDoc) -> ReportMeta:
+    text, cv = doc.text, doc.compact
     meta = ReportMeta()
     head = text[:3000]
-    m = _TITLE.search(head)
+    m = _TITLE.search(cv.text, 0, cv.compact_index(3000))
     if m:
-        t0 = m.start() + (len(m.group(0)) - len(m.group(0).lstrip(" \t\u3000标题")))
-        title = text[t0:m.end()].strip()
-        meta.title = TextRef(text=title, prov=Span(start=t0, end=m.end()))
+        pre = _NOISE.sub("", m["pre"])
+        start = m.start("pre") + len(m["pre"]) - len(pre)
+        s, e = cv.span(start, m.end())
+        meta.title = TextRef(text=" ".join(text[s:e].split()), prov=Span(start=s, end=e))
         meta.report_year = int(m["y"])
-        agency = title[: title.find(m["y"])].strip(" ：:")
+        agency = m["mid"].removeprefix("度") or pre
         meta.agency = agency or None
     p = _PERIOD.search(text[:20000])
     if p:
@@ -45,7 +54,7 @@ def read_meta(text: str) -> ReportMeta:
         if tail and meta.report_year and int(tail[-1]["y"]) > meta.report_year:
             c = tail[-1]
             meta.published_on = f"{c['y']}-{int(c['m']):02d}-{int(c['d']):02d}"
-    s = _SCOPE.search(text[:4000])
-    if s and "以下简称" not in s["s"]:
-        meta.scope_note = s["s"]
+    sc = _SCOPE.search(text[:1500])
+    if sc and "以下简称" not in sc["s"] and "\n" not in sc["s"]:
+        meta.scope_note = sc["s"]
     return meta

@@ -34,9 +34,17 @@ EXTRACTOR = "gouji-deterministic/0.1"
 
 
 def extract_report(doc: NormalisedDoc) -> Report:
-    meta = read_meta(doc.text)
-    meta.sources = [Source(id="src0", uri=doc.path, media_type=doc.media_type, sha256=doc.sha256,
-                           text_sha256=doc.text_sha256, encoding=doc.encoding)]
+    meta = read_meta(doc)
+    meta.sources = [
+        Source(
+            id="src0",
+            uri=doc.path,
+            media_type=doc.media_type,
+            sha256=doc.sha256,
+            text_sha256=doc.text_sha256,
+            encoding=doc.encoding,
+        )
+    ]
     version, evidence, common = detect_version(doc)
     sections = find_sections(doc)
     base = {"template_evidence": evidence, "report": meta, "sections": sections, "extractor": EXTRACTOR}
@@ -45,9 +53,13 @@ def extract_report(doc: NormalisedDoc) -> Report:
         return Report(template_version="unknown", refused=refusal, **base)  # type: ignore[arg-type]
 
     regions = find_regions(doc)
-    facts = extract_claims(doc.text, regions.narrative, sections)
+    facts = extract_claims(doc.compact, doc.text, regions.narrative, sections)
     empty = Reading()
-    r2 = read_table2(doc, *regions.t2, version, cell_hints(facts) if version == "2021" else None) if regions.t2 else empty
+    r2 = (
+        read_table2(doc, *regions.t2, version, cell_hints(facts) if version == "2021" else None)
+        if regions.t2
+        else empty
+    )
     variant: Literal["single_row", "subrows"] = "single_row" if version == "2019" else "subrows"
     r3 = empty
     if regions.t3:
@@ -66,11 +78,20 @@ def extract_report(doc: NormalisedDoc) -> Report:
     if ad_meta.prov is None:
         ad_meta = TableMeta()
 
-    deviations = [*r2.deviations, *r3.deviations, *r4.deviations, *_version_deviations(meta.report_year, version,
-                                                                                       evidence.mixed)]
+    deviations = [
+        *r2.deviations,
+        *r3.deviations,
+        *r4.deviations,
+        *_version_deviations(meta.report_year, version, evidence.mixed),
+    ]
     report = Report(
-        template_version=version, layout={"other_processing": variant}, active_disclosure=ad, applications=ap,
-        review_litigation=rl, narrative_facts=facts, deviations=deviations,
+        template_version=version,
+        layout={"other_processing": variant},
+        active_disclosure=ad,
+        applications=ap,
+        review_litigation=rl,
+        narrative_facts=facts,
+        deviations=deviations,
         unmapped=[*r2.unmapped, *r3.unmapped, *r4.unmapped],
         preamble={"text_prov": Span(start=0, end=sections[0].heading_prov.start)} if sections else None,
         **base,  # type: ignore[arg-type]
@@ -84,8 +105,12 @@ def _refusal(doc: NormalisedDoc, version: str | None, common: int) -> Refusal | 
     if version is None or common < 3:
         title = doc.compact.text[:400]
         if "年度报告" in title or "年报" in title or "工作报告" in title:
-            return Refusal(code="old_template", detail=(
-                "a disclosure report without the 2019/2021 template's tables (pre-2019 or non-template layout, D29)"))
+            return Refusal(
+                code="old_template",
+                detail=(
+                    "a disclosure report without the 2019/2021 template's tables (pre-2019 or non-template layout, D29)"
+                ),
+            )
         return Refusal(code="not_a_report", detail="no labels of the 政府信息公开工作年度报告 template were found")
     return None
 
@@ -96,8 +121,12 @@ def _fill_missing(cells: dict[str, object], layout: Layout) -> None:
 
     for spec in cell_specs(layout):
         if spec.key not in cells:
-            cells[spec.key] = Cell(status="missing", reason=f"table {spec.table} not found in the document",
-                                   unit=spec.column.unit, unit_source=spec.column.unit_source)
+            cells[spec.key] = Cell(
+                status="missing",
+                reason=f"table {spec.table} not found in the document",
+                unit=spec.column.unit,
+                unit_source=spec.column.unit_source,
+            )
 
 
 def _version_deviations(year: int | None, version: str, mixed: bool) -> list[Deviation]:
@@ -105,6 +134,11 @@ def _version_deviations(year: int | None, version: str, mixed: bool) -> list[Dev
     if mixed:
         out.append(Deviation(code="D08", path="/template_version", detail="labels of both template versions found"))
     if year is not None and ((year >= 2021) != (version == "2021")):
-        out.append(Deviation(code="X.version", path="/template_version",
-                             detail=f"report year {year} but {version}-format labels (template_mixed)"))
+        out.append(
+            Deviation(
+                code="X.version",
+                path="/template_version",
+                detail=f"report year {year} but {version}-format labels (template_mixed)",
+            )
+        )
     return out

@@ -103,8 +103,9 @@ def scan_tokens(doc: NormalisedDoc, start: int, end: int, hits: list[Hit]) -> li
     return tokens
 
 
-def _free_tokens(text: str, a: int, b: int, hit_spans: list[tuple[int, int]], grid_row: int | None = None,
-                 dom: str | None = None) -> list[Token]:
+def _free_tokens(
+    text: str, a: int, b: int, hit_spans: list[tuple[int, int]], grid_row: int | None = None, dom: str | None = None
+) -> list[Token]:
     out: list[Token] = []
     marks = page_mark_spans(text[a:b])
     for rx, kind in ((_NUM, "num"), (_NA, "na")):

@@ -54,7 +54,11 @@ def find_regions(doc: NormalisedDoc) -> Regions:
     c4 = _search(t, r"行政复议", c3) if c3 is not None else None
     c5 = None
     if c4 is not None:
-        c5 = _search(t, r"(?:五[、.,]?(?:存在|政府信息公开工作存在|主要问题|存在问题))|\(一\)主要问题|(?:五|六)[、.,]?其[他它]需要报告", c4)
+        c5 = _search(
+            t,
+            r"(?:五[、.,]?(?:存在|政府信息公开工作存在|主要问题|存在问题))|\(一\)主要问题|(?:五|六)[、.,]?其[他它]需要报告",
+            c4,
+        )
     n = len(doc.text)
 
     def off(c: int | None) -> int | None:
@@ -92,11 +96,11 @@ def find_sections(doc: NormalisedDoc) -> list[Section]:
         idx = _NUMERALS.index(m.group(1))
         if idx < expected or idx > expected + 1:
             continue
-        prev = text[:m.start()].rstrip(" \t\u3000")
+        prev = text[: m.start()].rstrip(" \t\u3000")
         if prev and prev[-1] not in _SENTENCE_END:
             continue
         title_end = _title_end(text, m.end())
-        title = match_key(text[m.end():title_end])
+        title = match_key(text[m.end() : title_end])
         if any(title.startswith(s) for s in _T3_ROW_STARTS):
             continue
         _, key, words = SECTION_KEYS[idx]
@@ -107,8 +111,15 @@ def find_sections(doc: NormalisedDoc) -> list[Section]:
     sections = []
     for i, (s, e, idx, key) in enumerate(found):
         body_end = found[i + 1][0] if i + 1 < len(found) else len(text)
-        sections.append(Section(key=key, number=_NUMERALS[idx], heading_raw=text[s:e].strip(),
-                                heading_prov=Span(start=s, end=e), body_prov=Span(start=e, end=body_end)))
+        sections.append(
+            Section(
+                key=key,
+                number=_NUMERALS[idx],
+                heading_raw=text[s:e].strip(),
+                heading_prov=Span(start=s, end=e),
+                body_prov=Span(start=e, end=body_end),
+            )
+        )
     return sections
 
 
@@ -121,6 +132,6 @@ def _title_end(text: str, pos: int) -> int:
         if i >= 0:
             end = i
     if end - pos > 40:
-        m = re.search(r"情况|事项|问题|改进|概述", text[pos:pos + 40])
+        m = re.search(r"情况|事项|问题|改进|概述", text[pos : pos + 40])
         end = pos + m.end() if m else pos + 20
     return end

@@ -27,8 +27,9 @@ def patterns(version: Version) -> list[tuple[str, HitKind, str]]:
     return out
 
 
-def read_table2(doc: NormalisedDoc, start: int, end: int, version: Version,
-                hints: dict[str, set[int]] | None = None) -> Reading:
+def read_table2(
+    doc: NormalisedDoc, start: int, end: int, version: Version, hints: dict[str, set[int]] | None = None
+) -> Reading:
     """Read table 二. `hints` are values the report's own prose states for a cell (N.docs): they may pick
     the one split of a fused run that agrees with the prose, never override a printed number."""
     hits = find_hits(doc, patterns(version), start, end)
@@ -42,12 +43,14 @@ def read_table2(doc: NormalisedDoc, start: int, end: int, version: Version,
         cap = captions.get(block.key)
         if cap is not None:
             reading.labels[f"active_disclosure.{block.key}"] = RowLabel(
-                label_raw=doc.text[cap.start:cap.end], label_prov=Span(start=cap.start, end=cap.end))
+                label_raw=doc.text[cap.start : cap.end], label_prov=Span(start=cap.start, end=cap.end)
+            )
         for r in block.rows:
             h = row_hits.get(f"{block.key}.{r.key}")
             if h is not None:
                 reading.labels[f"active_disclosure.{block.key}.{r.key}"] = RowLabel(
-                    label_raw=doc.text[h.start:h.end], label_prov=Span(start=h.start, end=h.end))
+                    label_raw=doc.text[h.start : h.end], label_prov=Span(start=h.start, end=h.end)
+                )
         drafts = _block_sequential(block, cap, caption_starts, tokens, end)
         if drafts is None:
             drafts = _by_labels(doc, block, row_hits, hits, tokens, reading, hints or {})
@@ -56,17 +59,23 @@ def read_table2(doc: NormalisedDoc, start: int, end: int, version: Version,
                 key = f"active_disclosure.{block.key}.{r.key}.{c.key}"
                 reading.cells[key] = build_cell(drafts[(r.key, c.key)], c, method, row_hits.get(f"{block.key}.{r.key}"))
     headers = [h for h in hits if h.kind == "header"]
-    reading.header_raw = [doc.text[h.start:h.end] for h in headers]
-    if any(doc.text[h.start:h.end].replace(" ", "") == "本年增/" for h in headers):
-        reading.deviations.append(Deviation(code="D04", path="/active_disclosure/art20_5/header_raw",
-                                            detail="header '本年增/' truncated (expected 本年增/减)"))
+    reading.header_raw = [doc.text[h.start : h.end] for h in headers]
+    if any(doc.text[h.start : h.end].replace(" ", "") == "本年增/" for h in headers):
+        reading.deviations.append(
+            Deviation(
+                code="D04",
+                path="/active_disclosure/art20_5/header_raw",
+                detail="header '本年增/' truncated (expected 本年增/减)",
+            )
+        )
     if tokens:
         reading.meta = TableMeta(prov=Span(start=tokens[0].start, end=tokens[-1].end), method=method)
     return reading
 
 
-def _block_sequential(block: Block, cap: Hit | None, caption_starts: list[int], tokens: list[Token],
-                      end: int) -> dict[tuple[str, str], Draft] | None:
+def _block_sequential(
+    block: Block, cap: Hit | None, caption_starts: list[int], tokens: list[Token], end: int
+) -> dict[tuple[str, str], Draft] | None:
     if cap is None:
         return None
     nxt = next((s for s in caption_starts if s > cap.start), end)
@@ -77,8 +86,15 @@ def _block_sequential(block: Block, cap: Hit | None, caption_starts: list[int], 
     return {rc: Draft.of(t) for rc, t in zip(cells, toks, strict=True)}
 
 
-def _by_labels(doc: NormalisedDoc, block: Block, row_hits: dict[str, Hit], hits: list[Hit], tokens: list[Token],
-               reading: Reading, hints: dict[str, set[int]]) -> dict[tuple[str, str], Draft]:
+def _by_labels(
+    doc: NormalisedDoc,
+    block: Block,
+    row_hits: dict[str, Hit],
+    hits: list[Hit],
+    tokens: list[Token],
+    reading: Reading,
+    hints: dict[str, set[int]],
+) -> dict[tuple[str, str], Draft]:
     out: dict[tuple[str, str], Draft] = {}
     width = len(block.columns)
     for r in block.rows:
@@ -108,16 +124,33 @@ def _by_labels(doc: NormalisedDoc, block: Block, row_hits: dict[str, Hit], hits:
                     options, flags = agreeing, ("reconstructed", "narrative_confirmed")
                     why = "one split agreeing with the values the report's prose states (N.docs)"
             if len(options) == 1:
-                out.update({k: Draft(run.raw, run.start, run.end, run.dom, value=v, flags=flags)
-                            for k, v in zip(keys, options[0], strict=True)})
-                reading.deviations.append(Deviation(code="D22", path=f"/active_disclosure/{block.key}/rows/{r.key}",
-                                                    detail=f"fused run {run.raw!r} has {why}"))
+                out.update(
+                    {
+                        k: Draft(run.raw, run.start, run.end, run.dom, value=v, flags=flags)
+                        for k, v in zip(keys, options[0], strict=True)
+                    }
+                )
+                reading.deviations.append(
+                    Deviation(
+                        code="D22",
+                        path=f"/active_disclosure/{block.key}/rows/{r.key}",
+                        detail=f"fused run {run.raw!r} has {why}",
+                    )
+                )
             else:
-                reason = (f"fused digits {run.raw!r} admit {len(options)} splits and no identity decides "
-                          "between them (D22: unsplittable)")
+                reason = (
+                    f"fused digits {run.raw!r} admit {len(options)} splits and no identity decides "
+                    "between them (D22: unsplittable)"
+                )
                 out.update({k: Draft.refused("unparseable", reason, run.raw, run.start, run.end) for k in keys})
         else:
             run = run_of(seg, doc.text)
-            out.update({k: Draft.refused("unparseable", f"{len(seg)} values where {width} belong", run.raw, run.start,
-                                         run.end) for k in keys})
+            out.update(
+                {
+                    k: Draft.refused(
+                        "unparseable", f"{len(seg)} values where {width} belong", run.raw, run.start, run.end
+                    )
+                    for k in keys
+                }
+            )
     return out

@@ -48,7 +48,9 @@ def patterns() -> list[tuple[str, HitKind, str]]:
     return out
 
 
-def read_table3(doc: NormalisedDoc, start: int, end: int, version: Version) -> tuple[Reading, Literal["single_row", "subrows"]]:
+def read_table3(
+    doc: NormalisedDoc, start: int, end: int, version: Version
+) -> tuple[Reading, Literal["single_row", "subrows"]]:
     hits = find_hits(doc, patterns(), start, end)
     tokens = scan_tokens(doc, start, end, hits)
     sub_keys = {r.key for r in SUB_ROWS_2021}
@@ -59,8 +61,8 @@ def read_table3(doc: NormalisedDoc, start: int, end: int, version: Version) -> t
     reading = Reading(meta=TableMeta(status="missing"))
     first_hit = {h.key: h for h in reversed(hits) if h.kind == "row"}
     for key, h in first_hit.items():
-        reading.labels[f"applications.{key}"] = RowLabel(label_raw=doc.text[h.start:h.end], label_prov=_span(h))
-    reading.header_raw = [doc.text[h.start:h.end] for h in hits if h.kind == "header"]
+        reading.labels[f"applications.{key}"] = RowLabel(label_raw=doc.text[h.start : h.end], label_prov=_span(h))
+    reading.header_raw = [doc.text[h.start : h.end] for h in hits if h.kind == "header"]
 
     vectors: list[Vector] | None = None
     method = doc.cell_method
@@ -73,8 +75,13 @@ def read_table3(doc: NormalisedDoc, start: int, end: int, version: Version) -> t
         method = "flattened_text" if doc.cell_method == "text_line" else doc.cell_method
 
     if version == "2021" and variant == "single_row":
-        reading.deviations.append(Deviation(code="D09", path="/applications/rows/other_processing",
-                                            detail="（六）其他处理 printed as one row in a 2021-format report"))
+        reading.deviations.append(
+            Deviation(
+                code="D09",
+                path="/applications/rows/other_processing",
+                detail="（六）其他处理 printed as one row in a 2021-format report",
+            )
+        )
     for row, vec in zip(rows, vectors, strict=True):
         for col, d in zip(APPLICANT_COLUMNS, vec, strict=True):
             reading.cells[f"applications.{row.key}.{col.key}"] = build_cell(d, col, method, first_hit.get(row.key))
@@ -82,7 +89,11 @@ def read_table3(doc: NormalisedDoc, start: int, end: int, version: Version) -> t
         for r in SUB_ROWS_2021:
             for col in APPLICANT_COLUMNS:
                 reading.cells[f"applications.{r.key}.{col.key}"] = build_cell(
-                    Draft.refused("missing", "2021 sub-row not printed: （六） given as one row (D09)"), col, method, None)
+                    Draft.refused("missing", "2021 sub-row not printed: （六） given as one row (D09)"),
+                    col,
+                    method,
+                    None,
+                )
     if tokens:
         reading.meta = TableMeta(prov=_span_of(tokens[0].start, tokens[-1].end), method=method)
     return reading, variant
@@ -103,7 +114,9 @@ def _span_of(a: int, b: int):  # type: ignore[no-untyped-def]
 # -- strategy 1: table rows ------------------------------------------------------------------------
 
 
-def _grid(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading) -> list[Vector] | None:
+def _grid(
+    doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading
+) -> list[Vector] | None:
     grid_tokens = [t for t in tokens if t.grid_row is not None]
     if not grid_tokens:
         return None
@@ -132,14 +145,18 @@ def _grid(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequen
 def _empty_draft(t: Token, doc: NormalisedDoc) -> Draft:
     if t.kind == "empty" and doc.media_type == "text/markdown":
         # A converter's empty markdown cell is a cell it lost, not a blank the agency printed.
-        return Draft.refused("missing", "empty cell in converted markdown (content lost in conversion)", "", t.start, t.end)
+        return Draft.refused(
+            "missing", "empty cell in converted markdown (content lost in conversion)", "", t.start, t.end
+        )
     return Draft.of(t)
 
 
 # -- strategy 2: the numbers in template order -----------------------------------------------------
 
 
-def _sequential(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading) -> list[Vector] | None:
+def _sequential(
+    doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading
+) -> list[Vector] | None:
     vals = [t for t in tokens if t.kind != "empty"]
     n = len(rows)
     if len(vals) != WIDTH * n:
@@ -158,7 +175,7 @@ def _sequential(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: 
         cur = best[i]
         if cur is None:
             continue
-        ok = row_ok(ints[WIDTH * i:WIDTH * (i + 1)])
+        ok = row_ok(ints[WIDTH * i : WIDTH * (i + 1)])
         _relax(best, i + 1, (cur[0] + ok, cur[1], [*cur[2], (i, 1)]))
         for m in range(2, n - i + 1):
             a, b = WIDTH * i, WIDTH * (i + m)
@@ -166,7 +183,7 @@ def _sequential(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: 
                 break
             block = ints[a:b]
             score = sum(row_ok([block[c * m + r] for c in range(WIDTH)]) for r in range(m))
-            plain = sum(row_ok(block[WIDTH * r:WIDTH * (r + 1)]) for r in range(m))
+            plain = sum(row_ok(block[WIDTH * r : WIDTH * (r + 1)]) for r in range(m))
             if score > plain:
                 _relax(best, i + m, (cur[0] + score, cur[1] - 1, [*cur[2], (i, m)]))
     plan = best[n]
@@ -175,20 +192,35 @@ def _sequential(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: 
     for i, m in plan[2]:
         a = WIDTH * i
         if m == 1:
-            vectors.append([Draft.of(t) for t in vals[a:a + WIDTH]])
+            vectors.append([Draft.of(t) for t in vals[a : a + WIDTH]])
             continue
         for r in range(m):
-            vectors.append([Draft(vals[a + c * m + r].text, vals[a + c * m + r].start, vals[a + c * m + r].end,
-                                  vals[a + c * m + r].dom, flags=("column_major",)) for c in range(WIDTH)])
-        reading.deviations.append(Deviation(
-            code="D03", path=f"/applications/rows/{rows[i].key}",
-            detail=f"{m} rows from {rows[i].key} to {rows[i + m - 1].key} printed column by column; read column-major "
-                   "because only that makes each row add up"))
+            vectors.append(
+                [
+                    Draft(
+                        vals[a + c * m + r].text,
+                        vals[a + c * m + r].start,
+                        vals[a + c * m + r].end,
+                        vals[a + c * m + r].dom,
+                        flags=("column_major",),
+                    )
+                    for c in range(WIDTH)
+                ]
+            )
+        reading.deviations.append(
+            Deviation(
+                code="D03",
+                path=f"/applications/rows/{rows[i].key}",
+                detail=f"{m} rows from {rows[i].key} to {rows[i + m - 1].key} printed column by column; read column-major "
+                "because only that makes each row add up",
+            )
+        )
     return vectors
 
 
-def _relax(best: list[tuple[int, int, list[tuple[int, int]]] | None], j: int,
-           cand: tuple[int, int, list[tuple[int, int]]]) -> None:
+def _relax(
+    best: list[tuple[int, int, list[tuple[int, int]]] | None], j: int, cand: tuple[int, int, list[tuple[int, int]]]
+) -> None:
     old = best[j]
     if old is None or (cand[0], cand[1]) > (old[0], old[1]):
         best[j] = cand
@@ -202,8 +234,15 @@ def _int(text: str) -> int | None:
 # -- strategy 3: label-anchored, with fused runs split by the identities --------------------------
 
 
-def _label_anchored(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], version: Version,
-                    variant: Literal["single_row", "subrows"], reading: Reading) -> list[Vector]:
+def _label_anchored(
+    doc: NormalisedDoc,
+    tokens: list[Token],
+    hits: list[Hit],
+    rows: Sequence[Row],
+    version: Version,
+    variant: Literal["single_row", "subrows"],
+    reading: Reading,
+) -> list[Vector]:
     row_hits = _monotone_hits(hits, rows)
     candidates: list[list[tuple[int, ...]]] = []
     fixed: list[Vector | None] = []
@@ -232,8 +271,10 @@ def _label_anchored(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], ro
             runs.append(run)
         else:
             raw = run_of(seg, doc.text)
-            fixed.append([Draft.refused("unparseable", f"{len(seg)} values where {WIDTH} belong", raw.raw, raw.start,
-                                        raw.end)] * WIDTH)
+            fixed.append(
+                [Draft.refused("unparseable", f"{len(seg)} values where {WIDTH} belong", raw.raw, raw.start, raw.end)]
+                * WIDTH
+            )
             candidates.append([])
             runs.append(None)
 
@@ -250,16 +291,24 @@ def _label_anchored(doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], ro
         chosen = solution.get(i)
         if chosen is None:
             n = len(candidates[i])
-            reason = (f"fused digits {run.raw!r}: no split adds up (T3.row_total)" if n == 0 else
-                      f"fused digits {run.raw!r}: {n} splits satisfy the identities; refusing to choose")
+            reason = (
+                f"fused digits {run.raw!r}: no split adds up (T3.row_total)"
+                if n == 0
+                else f"fused digits {run.raw!r}: {n} splits satisfy the identities; refusing to choose"
+            )
             vectors.append([Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * WIDTH)
             continue
         multi = len(run.raw.split()) != WIDTH
         flags = ("reconstructed",) if multi else ()
         vectors.append([Draft(run.raw, run.start, run.end, run.dom, value=v, flags=flags) for v in chosen])
         if multi:
-            reading.deviations.append(Deviation(code="D22", path=f"/applications/rows/{rows[i].key}",
-                                                detail=f"fused run {run.raw!r} split as {list(chosen)}"))
+            reading.deviations.append(
+                Deviation(
+                    code="D22",
+                    path=f"/applications/rows/{rows[i].key}",
+                    detail=f"fused run {run.raw!r} split as {list(chosen)}",
+                )
+            )
     return vectors
 
 
@@ -274,8 +323,14 @@ def _monotone_hits(hits: list[Hit], rows: Sequence[Row]) -> list[Hit | None]:
     return out
 
 
-def _solve(rows: Sequence[Row], version: Version, variant: Literal["single_row", "subrows"],
-           fixed: list[Vector | None], candidates: list[list[tuple[int, ...]]], ambiguous: list[int]) -> dict[int, tuple[int, ...]]:
+def _solve(
+    rows: Sequence[Row],
+    version: Version,
+    variant: Literal["single_row", "subrows"],
+    fixed: list[Vector | None],
+    candidates: list[list[tuple[int, ...]]],
+    ambiguous: list[int],
+) -> dict[int, tuple[int, ...]]:
     """Choose one candidate per fused row so that every column identity holds; unique or nothing."""
     if not ambiguous:
         return {}

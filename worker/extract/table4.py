@@ -36,7 +36,7 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
     hits = find_hits(doc, patterns(), start, end)
     tokens = scan_tokens(doc, start, end, hits)
     vals = _values(doc, tokens, start)
-    reading = Reading(header_raw=[doc.text[h.start:h.end] for h in hits])
+    reading = Reading(header_raw=[doc.text[h.start : h.end] for h in hits])
     keys = [(g, leaf) for g, _ in T4_GROUPS for leaf, _ in T4_LEAVES]
     drafts: list[Draft]
     nums = [t for t in vals if t.kind != "empty"]
@@ -45,27 +45,43 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
         ints = [_int(t) for t in vals]
         groupings = _regroupings(ints) if None not in ints and not _totals_hold(ints) else []  # type: ignore[arg-type]
         if groupings:
-            reason = ("the text's reading order scrambled table 四: the numbers add up only when regrouped, and "
-                      "text alone cannot tell which group is which column")
+            reason = (
+                "the text's reading order scrambled table 四: the numbers add up only when regrouped, and "
+                "text alone cannot tell which group is which column"
+            )
             run = run_of(vals, doc.text)
             drafts = [Draft.refused("unparseable", reason, run.raw, run.start, run.end) for _ in vals]
-            reading.deviations.append(Deviation(code="D03", path="/review_litigation", detail=reason + f": {run.raw!r}"))
+            reading.deviations.append(
+                Deviation(code="D03", path="/review_litigation", detail=reason + f": {run.raw!r}")
+            )
             stated = (hints or {}).get("review_litigation.review.total", set())
             review = {g for grouping in groupings for g in grouping if ints[g[1]] in stated}
             if len(review) == 1:
-                (quad, tot), = review
+                ((quad, tot),) = review
                 order = [*range(quad, quad + 4), tot]
-                drafts[:5] = [Draft(vals[i].text, vals[i].start, vals[i].end, vals[i].dom, flags=("narrative_confirmed",))
-                              for i in order]
-                reading.deviations.append(Deviation(code="D03", path="/review_litigation/review", detail=(
-                    f"行政复议 identified by the total the prose states ({ints[tot]}) among the regrouped blocks")))
+                drafts[:5] = [
+                    Draft(vals[i].text, vals[i].start, vals[i].end, vals[i].dom, flags=("narrative_confirmed",))
+                    for i in order
+                ]
+                reading.deviations.append(
+                    Deviation(
+                        code="D03",
+                        path="/review_litigation/review",
+                        detail=(
+                            f"行政复议 identified by the total the prose states ({ints[tot]}) among the regrouped blocks"
+                        ),
+                    )
+                )
     elif nums and len(nums) < N and all(t.kind == "num" and t.text.strip().isdigit() for t in nums):
         run = run_of(nums, doc.text)
         options = group_total_splits(run.raw, len(T4_GROUPS), len(T4_LEAVES) - 1)
         if len(options) == 1:
-            drafts = [Draft(run.raw, run.start, run.end, run.dom, value=v, flags=("reconstructed",)) for v in options[0]]
-            reading.deviations.append(Deviation(code="D22", path="/review_litigation",
-                                                detail=f"fused run {run.raw!r} split by T4.total"))
+            drafts = [
+                Draft(run.raw, run.start, run.end, run.dom, value=v, flags=("reconstructed",)) for v in options[0]
+            ]
+            reading.deviations.append(
+                Deviation(code="D22", path="/review_litigation", detail=f"fused run {run.raw!r} split by T4.total")
+            )
         else:
             reason = f"fused digits {run.raw!r}: {len(options)} splits satisfy T4.total; refusing to choose"
             drafts = [Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * N
@@ -86,11 +102,12 @@ def _values(doc: NormalisedDoc, tokens: list[Token], start: int) -> list[Token]:
     out: list[Token] = []
     prev = start
     for t in tokens:
-        gap = doc.text[prev:t.start]
+        gap = doc.text[prev : t.start]
         if out and any(ch not in _HEADER_CHARS for ch in _CJK.findall(gap)):
             break
-        if t.kind == "empty" and (t.grid_row is None or not any(x.grid_row == t.grid_row and x.kind == "num"
-                                                                 for x in tokens)):
+        if t.kind == "empty" and (
+            t.grid_row is None or not any(x.grid_row == t.grid_row and x.kind == "num" for x in tokens)
+        ):
             continue
         out.append(t)
         prev = t.end
@@ -103,7 +120,7 @@ def _int(t: Token) -> int | None:
 
 
 def _totals_hold(v: list[int]) -> bool:
-    return all(sum(v[i:i + 4]) == v[i + 4] for i in range(0, N, 5))
+    return all(sum(v[i : i + 4]) == v[i + 4] for i in range(0, N, 5))
 
 
 def _regroupings(v: list[int]) -> list[list[tuple[int, int]]]:
@@ -118,7 +135,7 @@ def _regroupings(v: list[int]) -> list[list[tuple[int, int]]]:
         if len(set(covered)) != 12:
             continue
         rest = [p for p in range(N) if p not in covered]
-        sums = [sum(v[s:s + 4]) for s in starts]
+        sums = [sum(v[s : s + 4]) for s in starts]
         for perm in itertools.permutations(rest):
             if all(v[p] == s for p, s in zip(perm, sums, strict=True)):
                 out.append(list(zip(starts, perm, strict=True)))

@@ -17,7 +17,9 @@ from schemas.template import Column
 
 NOT_APPLICABLE = frozenset({"/", "／", "不适用", "\\"})
 DASHES = frozenset({"-", "—", "——", "－", "–", "无", "--"})
-_NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?(?P<unit>万元|元|件|个|项|条)?$")
+_NUMBER = re.compile(
+    r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?(?P<unit>万元|元|件|个|项|条)?$"
+)
 
 
 @dataclass

@@ -43,6 +43,11 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
 
 # Controls that real text files contain: tab, newline, CR, vertical tab, form feed (pdftotext page break).
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# The same test on bytes, for ASCII-compatible encodings: bytes.translate runs ~10x faster than a regex.
+_NOT_CONTROL = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in b"\t\n\v\f\r")
+
+# Characters a Chinese report consists of; text decoded with the wrong UTF-16 byte order is mostly not.
+_PLAUSIBLE = re.compile(r"[\t\n\r\x20-\x7e\xa0-\u024f\u2000-\u206f\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
 
 # Labels that name a subset of GB18030; decoding with the superset accepts everything they can hold.
 _GB_FAMILY = {"gb2312", "gbk", "cp936", "ms936", "x-gbk", "gb_2312-80", "csgb2312", "euc-cn", "gb18030"}
@@ -76,17 +81,24 @@ def codec_name(label: str) -> str | None:
         return None
 
 
-def _utf16_guess(data: bytes) -> str | None:
-    """Endianness of BOM-less UTF-16, judged by where the NUL bytes of ASCII characters fall."""
+def _utf16_guess(data: bytes) -> tuple[str, str] | None:
+    """(text, codec) for BOM-less UTF-16, or None if `data` does not look like UTF-16.
+
+    ASCII characters (digits, spaces, newlines) give NUL bytes on one side; Chinese characters can give
+    some on the other (一 is U+4E00), so both byte orders are decoded and the more plausible text wins.
+    """
     even = data[0::2].count(0)
     odd = data[1::2].count(0)
-    half = max(len(data) // 2, 1)
-    # Chinese text in UTF-16 still has ASCII digits, spaces and newlines, each giving one NUL byte.
-    if odd >= half * 0.05 and even <= odd * 0.02:
-        return "utf-16-le"
-    if even >= half * 0.05 and odd <= even * 0.02:
-        return "utf-16-be"
-    return None
+    if max(even, odd) < len(data) * 0.01:
+        return None
+    best: tuple[float, str, str] | None = None
+    for codec in ("utf-16-le", "utf-16-be") if odd >= even else ("utf-16-be", "utf-16-le"):
+        text = _try(data, codec)
+        if text:
+            score = 1 - len(_PLAUSIBLE.sub("", text)) / len(text)
+            if best is None or score > best[0]:
+                best = (score, text, codec)
+    return (best[1], best[2]) if best is not None and best[0] >= 0.9 else None
 
 
 def _try(data: bytes, codec: str) -> str | None:
@@ -96,10 +108,13 @@ def _try(data: bytes, codec: str) -> str | None:
         return None
 
 
-def _check_text(text: str, path: str, encoding: str) -> str:
+def _check_text(text: str, path: str, encoding: str, data: bytes) -> str:
     if "\x00" in text:
         raise InputError(path, f"contains NUL bytes: binary data, not a text file (tried {encoding})")
-    bad = len(_BAD_CONTROL.findall(text))
+    if encoding in ("utf-8", "utf-8-sig", "gb18030"):
+        bad = len(data.translate(None, _NOT_CONTROL))
+    else:
+        bad = len(_BAD_CONTROL.findall(text))
     if bad > max(2, len(text) // 100):
         raise InputError(path, f"{bad} control characters in {len(text)}: binary data, not a text file")
     if not text.strip():
@@ -130,21 +145,19 @@ def decode_bytes(data: bytes, path: str, *, declared: str | None = None) -> tupl
             break
 
     if text is None and b"\x00" in data:
-        codec16 = _utf16_guess(data)
-        if codec16 is not None:
-            text = _try(data, codec16)
-            encoding = codec16
-        if text is None:
+        guess = _utf16_guess(data)
+        if guess is None:
             raise InputError(path, "contains NUL bytes: binary data, not a text file")
+        text, encoding = guess
 
     if text is None:
         text = _try(data, "utf-8")
         encoding = "utf-8"
     if text is None and declared:
-        codec = codec_name(declared)
-        if codec is not None and not codec.startswith(("utf-16", "utf-32")):
-            text = _try(data, codec)
-            encoding = codec
+        claimed = codec_name(declared)
+        if claimed is not None and not claimed.startswith(("utf-16", "utf-32")):
+            text = _try(data, claimed)
+            encoding = claimed
     if text is None:
         text = _try(data, "gb18030")
         encoding = "gb18030"
@@ -153,7 +166,7 @@ def decode_bytes(data: bytes, path: str, *, declared: str | None = None) -> tupl
 
     if text.startswith("\ufeff"):
         text = text[1:]
-    return normalise_newlines(_check_text(text, path, encoding)), encoding
+    return normalise_newlines(_check_text(text, path, encoding, data)), encoding
 
 
 def _guess(data: bytes, path: str) -> tuple[str, str]:

@@ -73,7 +73,9 @@ class NormalisedDoc:
 
 
 # Lines that are page furniture inside a table: "-4-", "- 4 -", "第 3 页", "第3页 共5页" (deviation D24).
-PAGE_MARK = re.compile(r"(?m)^[ \t]*(?:[-－—][ \t]*\d{1,3}[ \t]*[-－—]|第[ \t]*\d{1,3}[ \t]*页(?:[ \t]*共[ \t]*\d{1,3}[ \t]*页)?)[ \t]*$")
+PAGE_MARK = re.compile(
+    r"(?m)^[ \t]*(?:[-－—][ \t]*\d{1,3}[ \t]*[-－—]|第[ \t]*\d{1,3}[ \t]*页(?:[ \t]*共[ \t]*\d{1,3}[ \t]*页)?)[ \t]*$"
+)
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'", "、": "、"})
 
