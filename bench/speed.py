@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._corpus import DEFAULT, reports, write_result  # noqa: E402
-from worker.extract.report import extract_report  # noqa: E402
-from worker.normalise import read_document  # noqa: E402
+from bench._corpus import DEFAULT, reports, write_result
+from worker.extract.report import extract_report
+from worker.normalise import read_document
 
 
 def main() -> None:
@@ -46,16 +46,21 @@ def main() -> None:
         i += 1
     times.sort()
     result = {
-        "python": platform.python_version(), "docs": len(times),
-        "median_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))],
-        "max_ms": times[-1], "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "python": platform.python_version(),
+        "docs": len(times),
+        "median_ms": statistics.median(times),
+        "p95_ms": times[int(0.95 * (len(times) - 1))],
+        "max_ms": times[-1],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "per_file_median_ms": {k: statistics.median(v) for k, v in per_file.items()},
     }
     print(f"{'file':28} {'median ms':>10}")
     for k, v in result["per_file_median_ms"].items():
         print(f"{k:28} {v:10.2f}")
-    print(f"{'all ' + str(len(times)) + ' docs':28} {result['median_ms']:10.2f}   p95 {result['p95_ms']:.2f} ms   "
-          f"peak RSS {result['peak_rss_mib']:.0f} MiB")
+    print(
+        f"{'all ' + str(len(times)) + ' docs':28} {result['median_ms']:10.2f}   p95 {result['p95_ms']:.2f} ms   "
+        f"peak RSS {result['peak_rss_mib']:.0f} MiB"
+    )
     print(f"written to {write_result('speed', result)}")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
-from pydantic import SerializerFunctionWrapHandler
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.cells import Cell, Span
 from schemas.template import (
@@ -332,7 +331,7 @@ def build_tables(
                 for r in block.rows
             },
         )
-    ad = ActiveDisclosure(**meta_kwargs("active_disclosure", t2), **blocks)  # type: ignore[arg-type]
+    ad = ActiveDisclosure(**meta_kwargs("active_disclosure", t2), **blocks)
 
     t3 = part("applications")
     t3_labels = {k[len("applications.") :]: v for k, v in labels.items() if k.startswith("applications.")}

@@ -24,11 +24,12 @@ from schemas.template import (
     T4_GROUPS,
     T4_LEAVES,
     TABLE2,
+    VERSIONS,
+    Layout,
     Version,
     cell_specs,
     outcome_rows,
     table3_rows,
-    Layout,
 )
 
 Style = Literal["lines", "flat", "markdown", "html"]
@@ -56,8 +57,11 @@ def generate_values(rng: random.Random, version: Version) -> dict[str, Number]:
     outs = outcome_rows(version)
     for r in outs:
         for c in C6:
-            values[f"applications.{r}.{c}"] = _count(rng) if c in ("natural_person", "commercial_enterprise") else (
-                _count(rng, 5) if rng.random() < 0.2 else 0)
+            values[f"applications.{r}.{c}"] = (
+                _count(rng)
+                if c in ("natural_person", "commercial_enterprise")
+                else (_count(rng, 5) if rng.random() < 0.2 else 0)
+            )
     for c in C6:
         outcome = sum(int(values[f"applications.{r}.{c}"]) for r in outs)
         values[f"applications.outcome_total.{c}"] = outcome
@@ -66,8 +70,8 @@ def generate_values(rng: random.Random, version: Version) -> dict[str, Number]:
         over = rng.randint(0, min(outcome + fwd, 5)) if rng.random() < 0.3 else 0
         values[f"applications.carried_over.{c}"] = over
         values[f"applications.new_received.{c}"] = outcome + fwd - over
-    for r in table3_rows(version):
-        values[f"applications.{r.key}.total"] = sum(int(values[f"applications.{r.key}.{c}"]) for c in C6)
+    for row in table3_rows(version):
+        values[f"applications.{row.key}.total"] = sum(int(values[f"applications.{row.key}.{c}"]) for c in C6)
     for g, _ in T4_GROUPS:
         leaves = [_count(rng, 12) for _ in range(4)]
         for (leaf, _), v in zip(T4_LEAVES[:4], leaves, strict=True):
@@ -102,7 +106,12 @@ def render(values: dict[str, Number], version: Version, style: Style, agency: st
         f"{year}年，本机关认真贯彻落实《中华人民共和国政府信息公开条例》。全年收到政府信息公开申请{received}件，"
         f"行政复议{values['review_litigation.review.total']}件。",
     ]
-    closing = ["五、存在的主要问题及改进情况", "政策解读质量仍需提升。", "六、其他需要报告的事项", "无其他需要报告的事项。"]
+    closing = [
+        "五、存在的主要问题及改进情况",
+        "政策解读质量仍需提升。",
+        "六、其他需要报告的事项",
+        "无其他需要报告的事项。",
+    ]
     if style == "markdown":
         body = _markdown(values, version)
     elif style == "html":
@@ -118,8 +127,10 @@ def _t2_rows(values: dict[str, Number], version: Version) -> list[tuple[str, lis
     out = []
     for block in TABLE2[version]:
         header = ["信息内容", *(c.label for c in block.columns)]
-        rows = [(r.label, [_fmt(values[f"active_disclosure.{block.key}.{r.key}.{c.key}"]) for c in block.columns])
-                for r in block.rows]
+        rows = [
+            (r.label, [_fmt(values[f"active_disclosure.{block.key}.{r.key}.{c.key}"]) for c in block.columns])
+            for r in block.rows
+        ]
         out.append((block.caption, header, rows))
     return out
 
@@ -142,10 +153,30 @@ def _t3_label_rows(values: dict[str, Number], version: Version) -> list[tuple[st
     return out
 
 
-_T3_HEAD = ["（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", "申请人情况", "自然人", "法人或其他组织", "总计",
-            "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
-_T4_HEAD = ["行政复议", "行政诉讼", "结果维持", "结果纠正", "其他结果", "尚未审结", "总计", "未经复议直接起诉", "复议后起诉",
-            *(["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"] * 2)]
+_T3_HEAD = [
+    "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）",
+    "申请人情况",
+    "自然人",
+    "法人或其他组织",
+    "总计",
+    "商业企业",
+    "科研机构",
+    "社会公益组织",
+    "法律服务机构",
+    "其他",
+]
+_T4_HEAD = [
+    "行政复议",
+    "行政诉讼",
+    "结果维持",
+    "结果纠正",
+    "其他结果",
+    "尚未审结",
+    "总计",
+    "未经复议直接起诉",
+    "复议后起诉",
+    *(["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"] * 2),
+]
 
 
 def _t4_values(values: dict[str, Number]) -> list[str]:
@@ -159,8 +190,8 @@ def _lines(values: dict[str, Number], version: Version, fused: bool) -> list[str
         for label, cells in rows:
             out += [label + "".join(cells)] if fused else [label, *cells]
     out += ["三、收到和处理政府信息公开申请情况", *_T3_HEAD]
-    for label, cells in _t3_label_rows(values, version):
-        out += [label] if cells is None else ([label + "".join(cells)] if fused else [label, *cells])
+    for label, t3_cells in _t3_label_rows(values, version):
+        out += [label] if t3_cells is None else ([label + "".join(t3_cells)] if fused else [label, *t3_cells])
     out += ["四、政府信息公开行政复议、行政诉讼情况", *_T4_HEAD]
     t4 = _t4_values(values)
     out += [" ".join(t4)] if fused else t4
@@ -173,12 +204,23 @@ def _markdown(values: dict[str, Number], version: Version) -> list[str]:
         out += [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join([label, *cells]) + " |" for label, cells in rows]
         out.append("")
-    out += ["三、收到和处理政府信息公开申请情况", "", "| 申请人情况 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |",
-            "|" + "---|" * 8]
+    out += [
+        "三、收到和处理政府信息公开申请情况",
+        "",
+        "| 申请人情况 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |",
+        "|" + "---|" * 8,
+    ]
     for label, cells in _t3_label_rows(values, version):
         out.append("| " + " | ".join([label, *(cells or [""] * 7)]) + " |" if cells else f"| {label} |")
-    out += ["", "四、政府信息公开行政复议、行政诉讼情况", "", "| " + " | ".join(_T4_HEAD[2:7] * 3) + " |", "|" + "---|" * 15,
-            "| " + " | ".join(_t4_values(values)) + " |", ""]
+    out += [
+        "",
+        "四、政府信息公开行政复议、行政诉讼情况",
+        "",
+        "| " + " | ".join(_T4_HEAD[2:7] * 3) + " |",
+        "|" + "---|" * 15,
+        "| " + " | ".join(_t4_values(values)) + " |",
+        "",
+    ]
     return out
 
 
@@ -191,11 +233,16 @@ def _span_split(s: str) -> str:
 
 def _html(prose: list[str], values: dict[str, Number], version: Version, closing: list[str]) -> str:
     def td(text: str, attrs: str = "") -> str:
-        inner = "<o:p>&nbsp;</o:p>" if text == "" else _span_split(text) if text[:1].isdigit() or text[:1] == "-" \
+        inner = (
+            "<o:p>&nbsp;</o:p>"
+            if text == ""
+            else _span_split(text)
+            if text[:1].isdigit() or text[:1] == "-"
             else html_lib.escape(text)
+        )
         return f"<td{attrs}><p class=MsoNormal>{inner}</p></td>"
 
-    parts = ["<html><head><meta charset=\"utf-8\"><title>", html_lib.escape(prose[0]), "</title></head><body>"]
+    parts = ['<html><head><meta charset="utf-8"><title>', html_lib.escape(prose[0]), "</title></head><body>"]
     parts += [f"<p>{html_lib.escape(p)}</p>" for p in prose]
     parts.append("<p>二、主动公开政府信息情况</p><table border=1>")
     for caption, header, rows in _t2_rows(values, version):
@@ -208,15 +255,20 @@ def _html(prose: list[str], values: dict[str, Number], version: Version, closing
     parts.append(f"<tr>{td(_T3_HEAD[0], ' colspan=3 rowspan=3')}{td('申请人情况', ' colspan=7')}</tr>")
     parts.append(f"<tr>{td('自然人', ' rowspan=2')}{td('法人或其他组织', ' colspan=5')}{td('总计', ' rowspan=2')}</tr>")
     parts.append("<tr>" + "".join(td(h) for h in _T3_HEAD[5:]) + "</tr>")
-    for label, cells in _t3_label_rows(values, version):
-        if cells is None:
+    for label, t3_cells in _t3_label_rows(values, version):
+        if t3_cells is None:
             continue
-        shown = ["" if c == "0" and i in (2, 3) else c for i, c in enumerate(cells)]  # blanks for zero (D14)
+        shown = ["" if c == "0" and i in (2, 3) else c for i, c in enumerate(t3_cells)]  # blanks for zero (D14)
         parts.append("<tr>" + td(label, " colspan=3") + "".join(td(c) for c in shown) + "</tr>")
     parts.append("</table><p>四、政府信息公开行政复议、行政诉讼情况</p><table border=1>")
     parts.append(f"<tr>{td('行政复议', ' colspan=5')}{td('行政诉讼', ' colspan=10')}</tr>")
-    parts.append("<tr>" + "".join(td(h, " rowspan=2") for h in _T4_HEAD[2:7]) + td("未经复议直接起诉", " colspan=5")
-                 + td("复议后起诉", " colspan=5") + "</tr>")
+    parts.append(
+        "<tr>"
+        + "".join(td(h, " rowspan=2") for h in _T4_HEAD[2:7])
+        + td("未经复议直接起诉", " colspan=5")
+        + td("复议后起诉", " colspan=5")
+        + "</tr>"
+    )
     parts.append("<tr>" + "".join(td(h) for h in _T4_HEAD[9:]) + "</tr>")
     parts.append("<tr>" + "".join(td(v) for v in _t4_values(values)) + "</tr></table>")
     parts += [f"<p>{html_lib.escape(p)}</p>" for p in closing]
@@ -226,24 +278,40 @@ def _html(prose: list[str], values: dict[str, Number], version: Version, closing
 
 def synthesize(seed: int, style: Style, version: Version | None = None) -> Synthetic:
     rng = random.Random(seed)
-    version = version or rng.choice(("2019", "2021"))
-    year = rng.randint(2019, 2020) if version == "2019" else rng.randint(2021, 2025)
+    chosen: Version = version if version is not None else rng.choice(VERSIONS)
+    year = rng.randint(2019, 2020) if chosen == "2019" else rng.randint(2021, 2025)
     agency = rng.choice(_AGENCIES)
-    values = generate_values(rng, version)
-    text = render(values, version, style, agency, year)
+    values = generate_values(rng, chosen)
+    text = render(values, chosen, style, agency, year)
     cells: dict[str, Any] = {}
     blanked = style == "html"
-    for spec in cell_specs(Layout.default(version)):
+    for spec in cell_specs(Layout.default(chosen)):
         v = values[spec.key]
-        blank = blanked and spec.table == "applications" and spec.column.key in ("research_institution",
-                                                                                  "public_welfare_org") and v == 0
-        cells[spec.key] = ({"value": None, "status": "blank", "raw": ""} if blank else
-                           {"value": _fmt(v) if isinstance(v, Decimal) else v, "status": "reported", "raw": _fmt(v)})
-    name = f"synth-{version}-{style}-{seed}"
-    gold = {"id": name, "file": name + _SUFFIX[style], "agency": agency, "report_year": year, "template_version": version,
-            "cells": cells, "source_identity_failures": [],
-            "narrative_claims": [{"kind": "applications_received", "value": values["applications.new_received.total"]},
-                                 {"kind": "review_cases", "value": values["review_litigation.review.total"]}]}
+        blank = (
+            blanked
+            and spec.table == "applications"
+            and spec.column.key in ("research_institution", "public_welfare_org")
+            and v == 0
+        )
+        cells[spec.key] = (
+            {"value": None, "status": "blank", "raw": ""}
+            if blank
+            else {"value": _fmt(v) if isinstance(v, Decimal) else v, "status": "reported", "raw": _fmt(v)}
+        )
+    name = f"synth-{chosen}-{style}-{seed}"
+    gold = {
+        "id": name,
+        "file": name + _SUFFIX[style],
+        "agency": agency,
+        "report_year": year,
+        "template_version": chosen,
+        "cells": cells,
+        "source_identity_failures": [],
+        "narrative_claims": [
+            {"kind": "applications_received", "value": values["applications.new_received.total"]},
+            {"kind": "review_cases", "value": values["review_litigation.review.total"]},
+        ],
+    }
     return Synthetic(name, text, _SUFFIX[style], gold)
 
 
@@ -260,7 +328,8 @@ def write_corpus(out: Path, count: int, seed: int = 0, styles: tuple[Style, ...]
             s = synthesize(seed + i, style)
             path = out / "reports" / (s.name + s.suffix)
             path.write_text(s.text, encoding="utf-8")
-            (out / "gold" / f"{s.name}.json").write_text(json.dumps(s.gold, ensure_ascii=False, indent=1) + "\n",
-                                                         encoding="utf-8")
+            (out / "gold" / f"{s.name}.json").write_text(
+                json.dumps(s.gold, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+            )
             paths.append(path)
     return paths

@@ -66,7 +66,7 @@ def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) 
             status=d.status,
             raw=d.raw.strip(),
             reason=d.reason,
-            prov=prov,  # type: ignore[arg-type]
+            prov=prov,
             unit=column.unit,
             unit_source=column.unit_source,
         )
@@ -81,7 +81,7 @@ def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) 
             status="reported",
             raw=_raw(d.raw),
             unit=unit,
-            unit_source=unit_source,  # type: ignore[arg-type]
+            unit_source=unit_source,
             flags=flags,
             prov=prov,
         )
@@ -97,7 +97,7 @@ def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) 
         status=p.status,
         raw=_raw(d.raw),
         unit=unit,
-        unit_source=unit_source,  # type: ignore[arg-type]
+        unit_source=unit_source,
         flags=flags,
         reason=p.reason,
         prov=prov,

@@ -24,28 +24,31 @@ class ClaimPattern:
     rx: re.Pattern[str]
 
 
-CLAIMS: tuple[ClaimPattern, ...] = tuple(ClaimPattern(k, re.compile(rx)) for k, rx in (
-    ("carried_in", rf"(?:含|其中)?上一?年度?结转{_GAP}{_NUM}{_UNIT}"),
-    ("carried_forward", rf"(?:顺延|结转|转)(?:到|至|入)?下一?年度?{_GAP}{_NUM}{_UNIT}"),
-    ("carried_forward", rf"{_NUM}{_UNIT}[^。;,\d]{{0,6}}(?:顺延|结转|转)(?:到|至|入)?下一?年"),
-    ("applications_received", rf"(?:收到|受理|新收|接收){_GAP}申请{_GAP}{_NUM}{_UNIT}"),
-    ("applications_received", rf"(?:收到|受理|新收|接收)依申请{_GAP}{_NUM}{_UNIT}"),
-    ("outcome:disclosed+partially_disclosed", rf"予以公开(?:和|及|或)部分公开{_GAP}{_NUM}{_UNIT}"),
-    ("outcome:disclosed", rf"(?:予以公开|同意公开){_GAP}{_NUM}{_UNIT}"),
-    ("outcome:partially_disclosed", rf"部分公开{_GAP}{_NUM}{_UNIT}"),
-    ("outcome:withheld", rf"不予公开{_GAP}{_NUM}{_UNIT}"),
-    ("outcome:unable", rf"无法提供{_GAP}{_NUM}{_UNIT}"),
-    ("outcome:not_processed", rf"不予处理{_GAP}{_NUM}{_UNIT}"),
-    ("outcome:other_processing", rf"其他处理{_GAP}{_NUM}{_UNIT}"),
-    ("applications_closed", rf"(?:办结|(?<!公开)答复){_GAP}{_NUM}{_UNIT}"),
-    ("review_cases", rf"行政复议(?:案件)?{_GAP}{_NUM}{_UNIT}"),
-    ("review_cases", rf"{_NUM}{_UNIT}[^。;,\d]{{0,16}}行政复议"),
-    ("litigation_cases", rf"行政诉讼(?:案件)?{_GAP}{_NUM}{_UNIT}"),
-    ("litigation_cases", rf"{_NUM}{_UNIT}[^。;,\d]{{0,16}}行政诉讼"),
-    ("docs_valid", rf"现行有效{_GAP}规范性文件{_GAP}{_NUM}{_UNIT}"),
-    ("docs_issued", rf"制发{_GAP}规范性文件{_GAP}{_NUM}{_UNIT}"),
-    ("processing_fee_yuan", rf"信息处理费{_GAP}{_NUM}(?P<u>元)"),
-))
+CLAIMS: tuple[ClaimPattern, ...] = tuple(
+    ClaimPattern(k, re.compile(rx))
+    for k, rx in (
+        ("carried_in", rf"(?:含|其中)?上一?年度?结转{_GAP}{_NUM}{_UNIT}"),
+        ("carried_forward", rf"(?:顺延|结转|转)(?:到|至|入)?下一?年度?{_GAP}{_NUM}{_UNIT}"),
+        ("carried_forward", rf"{_NUM}{_UNIT}[^。;,\d]{{0,6}}(?:顺延|结转|转)(?:到|至|入)?下一?年"),
+        ("applications_received", rf"(?:收到|受理|新收|接收){_GAP}申请{_GAP}{_NUM}{_UNIT}"),
+        ("applications_received", rf"(?:收到|受理|新收|接收)依申请{_GAP}{_NUM}{_UNIT}"),
+        ("outcome:disclosed+partially_disclosed", rf"予以公开(?:和|及|或)部分公开{_GAP}{_NUM}{_UNIT}"),
+        ("outcome:disclosed", rf"(?:予以公开|同意公开){_GAP}{_NUM}{_UNIT}"),
+        ("outcome:partially_disclosed", rf"部分公开{_GAP}{_NUM}{_UNIT}"),
+        ("outcome:withheld", rf"不予公开{_GAP}{_NUM}{_UNIT}"),
+        ("outcome:unable", rf"无法提供{_GAP}{_NUM}{_UNIT}"),
+        ("outcome:not_processed", rf"不予处理{_GAP}{_NUM}{_UNIT}"),
+        ("outcome:other_processing", rf"其他处理{_GAP}{_NUM}{_UNIT}"),
+        ("applications_closed", rf"(?:办结|(?<!公开)答复){_GAP}{_NUM}{_UNIT}"),
+        ("review_cases", rf"行政复议(?:案件)?{_GAP}{_NUM}{_UNIT}"),
+        ("review_cases", rf"{_NUM}{_UNIT}[^。;,\d]{{0,16}}行政复议"),
+        ("litigation_cases", rf"行政诉讼(?:案件)?{_GAP}{_NUM}{_UNIT}"),
+        ("litigation_cases", rf"{_NUM}{_UNIT}[^。;,\d]{{0,16}}行政诉讼"),
+        ("docs_valid", rf"现行有效{_GAP}规范性文件{_GAP}{_NUM}{_UNIT}"),
+        ("docs_issued", rf"制发{_GAP}规范性文件{_GAP}{_NUM}{_UNIT}"),
+        ("processing_fee_yuan", rf"信息处理费{_GAP}{_NUM}(?P<u>元)"),
+    )
+)
 # A clause about something else that happens to contain a verb above (群众诉求, 来电…) is not a claim.
 _OFF_TOPIC = re.compile(r"诉求|来电|来信|咨询|留言|热线")
 
@@ -66,7 +69,9 @@ def cell_hints(facts: list[NarrativeFact]) -> dict[str, set[int]]:
     return out
 
 
-def extract_claims(cv: CompactView, text: str, regions: list[tuple[int, int]], sections: list[Section]) -> list[NarrativeFact]:
+def extract_claims(
+    cv: CompactView, text: str, regions: list[tuple[int, int]], sections: list[Section]
+) -> list[NarrativeFact]:
     """Claims in the given original-text regions, matched on the compact view so that hard line wraps
     of PDF text ("答\n复 3050 件") do not hide them; spans map back to the exact text."""
     facts: list[NarrativeFact] = []
@@ -77,13 +82,20 @@ def extract_claims(cv: CompactView, text: str, regions: list[tuple[int, int]], s
             for m in pat.rx.finditer(cv.text, ca, cb):
                 if any(m.start() < te and ts < m.end() for ts, te in taken) or _OFF_TOPIC.search(m.group(0)):
                     continue
-                if pat.kind == "applications_closed" and cv.text[m.end():m.end() + 1] == "%":
+                if pat.kind == "applications_closed" and cv.text[m.end() : m.end() + 1] == "%":
                     continue
                 taken.append((m.start(), m.end()))
                 s, e = cv.span(m.start(), m.end())
-                facts.append(NarrativeFact(
-                    kind=pat.kind, value=int(m["n"]), unit_word=m["u"], text=_clause(text, s, e),
-                    section=_section_of(sections, s), prov=Span(start=s, end=e)))
+                facts.append(
+                    NarrativeFact(
+                        kind=pat.kind,
+                        value=int(m["n"]),
+                        unit_word=m["u"],
+                        text=_clause(text, s, e),
+                        section=_section_of(sections, s),
+                        prov=Span(start=s, end=e),
+                    )
+                )
     facts.sort(key=lambda f: f.prov.start)
     return facts
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.cells import Span
+from schemas.cells import Cell, Span
 from schemas.report import (
     Deviation,
     Refusal,
@@ -19,7 +19,7 @@ from schemas.report import (
     TableMeta,
     build_tables,
 )
-from schemas.template import Layout
+from schemas.template import Layout, cell_specs
 from worker.extract.common import Reading
 from worker.extract.meta import read_meta
 from worker.extract.narrative import cell_hints, extract_claims
@@ -50,7 +50,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
     base = {"template_evidence": evidence, "report": meta, "sections": sections, "extractor": EXTRACTOR}
     refusal = _refusal(doc, version, common)
     if refusal is not None or version is None:
-        return Report(template_version="unknown", refused=refusal, **base)  # type: ignore[arg-type]
+        return Report(template_version="unknown", refused=refusal, **base)
 
     regions = find_regions(doc)
     facts = extract_claims(doc.compact, doc.text, regions.narrative, sections)
@@ -94,7 +94,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
         deviations=deviations,
         unmapped=[*r2.unmapped, *r3.unmapped, *r4.unmapped],
         preamble={"text_prov": Span(start=0, end=sections[0].heading_prov.start)} if sections else None,
-        **base,  # type: ignore[arg-type]
+        **base,
     )
     return run_checks(report, doc.text)
 
@@ -115,10 +115,7 @@ def _refusal(doc: NormalisedDoc, version: str | None, common: int) -> Refusal | 
     return None
 
 
-def _fill_missing(cells: dict[str, object], layout: Layout) -> None:
-    from schemas.cells import Cell
-    from schemas.template import cell_specs
-
+def _fill_missing(cells: dict[str, Cell], layout: Layout) -> None:
     for spec in cell_specs(layout):
         if spec.key not in cells:
             cells[spec.key] = Cell(

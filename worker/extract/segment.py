@@ -69,11 +69,7 @@ def find_regions(doc: NormalisedDoc) -> Regions:
     t3 = (o3, o4 if o4 is not None else (o5 if o5 is not None else n)) if o3 is not None else None
     t4 = (o4, o5 if o5 is not None else n) if o4 is not None else None
     starts = [r for r in (t2, t3, t4) if r is not None]
-    narrative = []
-    if starts:
-        narrative = [(0, starts[0][0]), (starts[-1][1], n)]
-    else:
-        narrative = [(0, n)]
+    narrative = [(0, starts[0][0]), (starts[-1][1], n)] if starts else [(0, n)]
     return Regions(t2, t3, t4, narrative)
 
 

@@ -41,7 +41,7 @@ Vector = list[Draft]
 
 
 def patterns() -> list[tuple[str, HitKind, str]]:
-    rows = {r.key: r for v in ("2019", "2021") for r in table3_rows(v)}  # type: ignore[arg-type]
+    rows = {r.key: r for v in ("2019", "2021") for r in table3_rows(v)}
     out: list[tuple[str, HitKind, str]] = [(k, "row", row_pattern(r)) for k, r in rows.items()]
     out += [(g.key, "group", "|".join(word_pattern(f) for f in g.fragments)) for g in T3_GROUPS]
     out += [(w, "header", word_pattern(w)) for w in T3_HEADER_WORDS]
@@ -286,8 +286,9 @@ def _label_anchored(
         if vec is not None:
             vectors.append(vec)
             continue
-        run = runs[i]
-        assert run is not None
+        run_draft = runs[i]
+        assert run_draft is not None
+        run = run_draft
         chosen = solution.get(i)
         if chosen is None:
             n = len(candidates[i])
