@@ -254,7 +254,10 @@ def test_html_rowspan_zero_and_oversized_span_the_group() -> None:
 
 
 def test_html_blocks_br_pre_and_whitespace() -> None:
-    html = "<div>a <b>b</b>\n  c<br>d</div><ul><li> x </li><li>y</li></ul><pre>p1\n  p2</pre>\xa0tail\u3000end"
+    html = (
+        "<div>a <b>b</b>\n  c<br>d</div><ul><li> x </li><li>y</li></ul><pre>p1\n  p2</pre>\xa0tail\u3000end"
+        "<div hidden>h1</div><p style='DISPLAY: NONE'>h2</p><input type=hidden value=h3>"
+    )
     doc = read_html(html.encode(), "b.html")
     assert doc.text == "a b c\nd\nx\ny\np1\np2\ntail end\n"
 
@@ -364,6 +367,13 @@ def test_utf16_html_and_gbk_markdown(tmp_path: Path) -> None:
     md.write_bytes("| 总计 | 26 |\n".encode("gbk"))
     doc = read_document(md)
     assert doc.encoding == "gb18030" and texts(doc.rows[0].cells) == ["总计", "26"]
+
+
+def test_nearly_utf8_is_not_read_as_gb18030() -> None:
+    data = ("政府信息公开工作年度报告" * 10).encode() + "总".encode()[:2]  # cut mid-character
+    text, enc = decode_bytes(data, "cut.txt")
+    assert text == "政府信息公开工作年度报告" * 10 + "\ufffd"
+    assert enc.startswith("utf-8") and "1 invalid" in enc
 
 
 def test_decode_bytes_declared_charset_is_a_fallback() -> None:

@@ -29,7 +29,8 @@ def read_meta(doc: NormalisedDoc) -> ReportMeta:
     text, cv = doc.text, doc.compact
     meta = ReportMeta()
     head = text[:3000]
-    m = _TITLE.search(cv.text, 0, cv.compact_index(3000))
+    # "关于…年度报告有关事项的通知" names a report inside a letter's title; it is not one.
+    m = next((t for t in _TITLE.finditer(cv.text, 0, cv.compact_index(3000)) if "关于" not in t.group(0)), None)
     if m:
         pre = _NOISE.sub("", m["pre"])
         start = m.start("pre") + len(m["pre"]) - len(pre)

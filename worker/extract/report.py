@@ -48,7 +48,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
     version, evidence, common = detect_version(doc)
     sections = find_sections(doc)
     base = {"template_evidence": evidence, "report": meta, "sections": sections, "extractor": EXTRACTOR}
-    refusal = _refusal(doc, version, common)
+    refusal = _refusal(doc, version, common, meta.title is not None)
     if refusal is not None or version is None:
         return Report(template_version="unknown", refused=refusal, **base)
 
@@ -99,12 +99,11 @@ def extract_report(doc: NormalisedDoc) -> Report:
     return run_checks(report, doc.text)
 
 
-def _refusal(doc: NormalisedDoc, version: str | None, common: int) -> Refusal | None:
+def _refusal(doc: NormalisedDoc, version: str | None, common: int, has_title: bool) -> Refusal | None:
     if not doc.text.strip():
         return Refusal(code="empty", detail="the document has no text (a scan needs OCR)")
     if version is None or common < 3:
-        title = doc.compact.text[:400]
-        if "年度报告" in title or "年报" in title or "工作报告" in title:
+        if has_title:
             return Refusal(
                 code="old_template",
                 detail=(

@@ -108,10 +108,25 @@ def _try(data: bytes, codec: str) -> str | None:
         return None
 
 
+def _nearly_utf8(data: bytes) -> tuple[str | None, str]:
+    """UTF-8 with a few bad bytes (a truncated download, one corrupt character) stays UTF-8.
+
+    GB18030 would decode such a file "successfully" as mojibake from start to end; a few U+FFFD are the
+    lesser evil. Real GBK text decoded as UTF-8 gives about one U+FFFD per character, far from this.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    wide = len(text) - len(text.encode("ascii", errors="ignore")) - bad  # well-formed non-ASCII characters
+    if wide >= 50 * bad:
+        return text, f"utf-8 ({bad} invalid byte sequences replaced)"
+    return None, ""
+
+
 def _check_text(text: str, path: str, encoding: str, data: bytes) -> str:
+    """Refuse binary data that happened to decode: real text has almost no C0/C1 control characters."""
     if "\x00" in text:
         raise InputError(path, f"contains NUL bytes: binary data, not a text file (tried {encoding})")
-    if encoding in ("utf-8", "utf-8-sig", "gb18030"):
+    if encoding.startswith(("utf-8", "gb18030")):
         bad = len(data.translate(None, _NOT_CONTROL))
     else:
         bad = len(_BAD_CONTROL.findall(text))
@@ -153,6 +168,8 @@ def decode_bytes(data: bytes, path: str, *, declared: str | None = None) -> tupl
     if text is None:
         text = _try(data, "utf-8")
         encoding = "utf-8"
+    if text is None:
+        text, encoding = _nearly_utf8(data)
     if text is None and declared:
         claimed = codec_name(declared)
         if claimed is not None and not claimed.startswith(("utf-16", "utf-32")):
