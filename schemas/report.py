@@ -267,15 +267,6 @@ class RowLabel(BaseModel):
     label_prov: Span | None = None
 
 
-def _row(cells: dict[str, Cell], prefix: str, labels: dict[str, RowLabel]) -> TableRow:
-    lab = labels.get(prefix)
-    return TableRow(
-        label_raw=lab.label_raw if lab else None,
-        label_prov=lab.label_prov if lab else None,
-        cells={k[len(prefix) + 1 :]: c for k, c in cells.items() if k.rsplit(".", 1)[0] == prefix},
-    )
-
-
 def table_status(cells: list[Cell]) -> TableStatus:
     if not cells or all(c.status == "missing" for c in cells):
         return "missing"
@@ -299,9 +290,18 @@ def build_tables(
     labels = row_labels or {}
     meta = meta or {}
     header_raw = header_raw or {}
-    missing_keys = [s.key for s in cell_specs(layout) if s.key not in cells]
+    specs = cell_specs(layout)
+    missing_keys = [s.key for s in specs if s.key not in cells]
     if missing_keys:
         raise ValueError(f"cells missing for layout {layout}: {missing_keys[:5]}…")
+    by_row: dict[str, dict[str, Cell]] = {}
+    for spec in specs:
+        by_row.setdefault(spec.key.rsplit(".", 1)[0], {})[spec.column.key] = cells[spec.key]
+
+    def row(prefix: str) -> TableRow:
+        lab = labels.get(prefix)
+        return TableRow(label_raw=lab.label_raw if lab else None, label_prov=lab.label_prov if lab else None,
+                        cells=by_row[prefix])
 
     def part(table: str) -> dict[str, Cell]:
         p = table + "."
@@ -311,53 +311,35 @@ def build_tables(
         m = meta.get(table, TableMeta())
         return {"status": table_status(list(table_cells.values())), "prov": m.prov, "method": m.method}
 
-    t2 = part("active_disclosure")
     blocks: dict[str, Table2Block] = {}
     for block in TABLE2[layout.version]:
+        cap = labels.get(f"active_disclosure.{block.key}")
         blocks[block.key] = Table2Block(
-            caption_raw=(labels.get(f"active_disclosure.{block.key}") or RowLabel(label_raw=block.caption)).label_raw,
-            caption_prov=(labels.get(f"active_disclosure.{block.key}") or RowLabel(label_raw="")).label_prov,
+            caption_raw=cap.label_raw if cap else block.caption,
+            caption_prov=cap.label_prov if cap else None,
             header_raw=header_raw.get(f"active_disclosure.{block.key}", []),
-            rows={
-                r.key: _row(
-                    {k[len(block.key) + 1 :]: c for k, c in t2.items() if k.startswith(block.key + ".")},
-                    r.key,
-                    {
-                        k.split(".", 2)[2]: v
-                        for k, v in labels.items()
-                        if k.startswith(f"active_disclosure.{block.key}.")
-                    },
-                )
-                for r in block.rows
-            },
+            rows={r.key: row(f"active_disclosure.{block.key}.{r.key}") for r in block.rows},
         )
-    ad = ActiveDisclosure(**meta_kwargs("active_disclosure", t2), **blocks)
-
-    t3 = part("applications")
-    t3_labels = {k[len("applications.") :]: v for k, v in labels.items() if k.startswith("applications.")}
+    ad = ActiveDisclosure(**meta_kwargs("active_disclosure", part("active_disclosure")), **blocks)
 
     def group(g: str) -> dict[str, TableRow]:
-        subkeys = sorted(
-            {k.split(".")[1] for k in t3 if k.startswith(g + ".")},
-            key=lambda s: next((i for i, k in enumerate(t3) if k.startswith(f"{g}.{s}.")), 0),
-        )
-        return {s: _row(t3, f"{g}.{s}", t3_labels) for s in subkeys}
+        prefix = f"applications.{g}."
+        return {k[len(prefix) :]: row(k) for k in by_row if k.startswith(prefix)}
 
-    op = group("other_processing")
     rows = ApplicationsRows(
-        new_received=_row(t3, "new_received", t3_labels),
-        carried_over=_row(t3, "carried_over", t3_labels),
-        disclosed=_row(t3, "disclosed", t3_labels),
-        partially_disclosed=_row(t3, "partially_disclosed", t3_labels),
+        new_received=row("applications.new_received"),
+        carried_over=row("applications.carried_over"),
+        disclosed=row("applications.disclosed"),
+        partially_disclosed=row("applications.partially_disclosed"),
         withheld=group("withheld"),
         unable=group("unable"),
         not_processed=group("not_processed"),
-        other_processing=OtherProcessing(reported_as=layout.other_processing, **op),
-        outcome_total=_row(t3, "outcome_total", t3_labels),
-        carried_forward=_row(t3, "carried_forward", t3_labels),
+        other_processing=OtherProcessing(reported_as=layout.other_processing, **group("other_processing")),
+        outcome_total=row("applications.outcome_total"),
+        carried_forward=row("applications.carried_forward"),
     )
     ap = Applications(
-        **meta_kwargs("applications", t3),
+        **meta_kwargs("applications", part("applications")),
         columns_present=[c.key for c in table3_columns(layout)],
         header_raw=header_raw.get("applications", []),
         rows=rows,
@@ -369,10 +351,6 @@ def build_tables(
         **meta_kwargs("review_litigation", t4), header_raw=header_raw.get("review_litigation", []), **groups4
     )
     return ad, ap, rl
-
-
-def spec_for(layout: Layout, key: str) -> CellSpec | None:
-    return next((s for s in cell_specs(layout) if s.key == key), None)
 
 
 def json_schema() -> dict[str, Any]:

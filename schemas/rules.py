@@ -12,6 +12,8 @@ rounding question, which a validator must never have.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -355,9 +357,11 @@ def _expand_terms(terms: Sequence[Term], layout: Layout, args: Args) -> tuple[tu
     return tuple(out)
 
 
-def expand(rule: Rule, layout: Layout) -> Iterator[Instance]:
-    for args in _bindings(rule.over, layout, {}):
-        yield Instance(
+@functools.cache
+def expand(rule: Rule, layout: Layout) -> tuple[Instance, ...]:
+    """A rule's concrete instances for a layout (cached: a batch has few distinct layouts)."""
+    return tuple(
+        Instance(
             rule.id,
             tuple(args.items()),
             rule.op,
@@ -366,6 +370,8 @@ def expand(rule: Rule, layout: Layout) -> Iterator[Instance]:
             rule.severity,
             rule.cross_year,
         )
+        for args in _bindings(rule.over, layout, {})
+    )
 
 
 def _applies(rule: Rule, *layouts: Layout) -> bool:

@@ -7,6 +7,8 @@ variant or a new optional row is one edit, not a hunt through parsing code.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -411,13 +413,10 @@ def table4_specs() -> list[CellSpec]:
     ]
 
 
-def cell_specs(layout: Layout) -> list[CellSpec]:
-    """Every cell of a report with this layout, in template order (tables 二, 三, 四)."""
-    return [*table2_specs(layout.version), *table3_specs(layout), *table4_specs()]
-
-
-def spec_index(layout: Layout) -> dict[str, CellSpec]:
-    return {s.key: s for s in cell_specs(layout)}
+@functools.cache
+def cell_specs(layout: Layout) -> tuple[CellSpec, ...]:
+    """Every cell of a report with this layout, in template order (tables 二, 三, 四); cached per layout."""
+    return (*table2_specs(layout.version), *table3_specs(layout), *table4_specs())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ matched on a `CompactView` (NFKC, no whitespace, no page-number lines) that maps
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import unicodedata
@@ -77,7 +78,9 @@ PAGE_MARK = re.compile(
     r"(?m)^[ \t]*(?:[-－—][ \t]*\d{1,3}[ \t]*[-－—]|第[ \t]*\d{1,3}[ \t]*页(?:[ \t]*共[ \t]*\d{1,3}[ \t]*页)?)[ \t]*$"
 )
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'", "、": "、"})
+_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
+_NON_SPACE = re.compile(r"\S+")
+_COMBINING = re.compile(r"[\u0300-\u036f\u3099\u309a]")
 
 
 def page_mark_spans(text: str) -> list[tuple[int, int]]:
@@ -92,25 +95,32 @@ class CompactView:
     """
 
     def __init__(self, text: str) -> None:
-        skip = page_mark_spans(text)
-        chars: list[str] = []
-        index: list[int] = []
-        k = 0
-        for i, ch in enumerate(text):
-            while k < len(skip) and skip[k][1] <= i:
-                k += 1
-            if k < len(skip) and skip[k][0] <= i < skip[k][1]:
-                continue
-            if ch.isspace():
-                continue
-            for out in unicodedata.normalize("NFKC", ch).translate(_QUOTES):
-                if out.isspace():
-                    continue
-                chars.append(out)
-                index.append(i)
-        self.text = "".join(chars).replace("其它", "其他")
+        masked = text
+        for a, b in page_mark_spans(text):
+            masked = masked[:a] + " " * (b - a) + masked[b:]
+        norm = unicodedata.normalize("NFKC", masked)
+        if len(norm) != len(masked) or _COMBINING.search(masked):
+            chars, index = self._per_char(masked)
+        else:
+            # Fast path: NFKC kept every character one-for-one (the usual case for these reports), so
+            # positions carry over and only whitespace has to be dropped.
+            pieces = [m for m in _NON_SPACE.finditer(norm)]
+            chars = [m.group() for m in pieces]
+            index = [i for m in pieces for i in range(m.start(), m.end())]
+        self.text = "".join(chars).translate(_QUOTES).replace("其它", "其他")
         self._index = index
         self._len = len(text)
+
+    @staticmethod
+    def _per_char(text: str) -> tuple[list[str], list[int]]:
+        chars: list[str] = []
+        index: list[int] = []
+        for i, ch in enumerate(text):
+            for out in unicodedata.normalize("NFKC", ch):
+                if not out.isspace():
+                    chars.append(out)
+                    index.append(i)
+        return chars, index
 
     def offset(self, i: int) -> int:
         """Original offset of compact position i (i may equal len(compact) → end of text)."""
@@ -128,14 +138,7 @@ class CompactView:
 
     def compact_index(self, original: int) -> int:
         """First compact position whose original offset is >= `original`."""
-        lo, hi = 0, len(self._index)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._index[mid] < original:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return bisect.bisect_left(self._index, original)
 
 
 def match_key(s: str) -> str:
