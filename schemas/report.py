@@ -16,7 +16,6 @@ from schemas.template import (
     T4_GROUPS,
     T4_LEAVES,
     TABLE2,
-    CellSpec,
     Layout,
     cell_specs,
     table3_columns,

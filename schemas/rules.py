@@ -13,7 +13,6 @@ rounding question, which a validator must never have.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal

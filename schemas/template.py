@@ -8,7 +8,6 @@ variant or a new optional row is one edit, not a hunt through parsing code.
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, field
 from typing import Literal
 

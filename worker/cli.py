@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
 import click
 from pydantic import ValidationError
 
+from schemas.cells import Cell
 from schemas.localise import propose_fixes
 from schemas.report import CheckResult, Report, json_schema
 from schemas.rules import evaluate_cross_year
+from worker.extract.common import NOT_PRINTED
 from worker.extract.report import extract_report
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
@@ -37,8 +40,11 @@ def _failed(checks: Iterable[CheckResult]) -> list[CheckResult]:
     return [c for c in checks if c.status == "fail" and not c.lenient and c.severity != "info"]
 
 
-def _unread(report: Report) -> int:
-    return sum(c.status in ("unparseable", "missing") for c in report.flat_cells().values())
+def _unread(report: Report) -> list[Cell]:
+    """Cells the extractor could not read (a variant's cells that the form never had do not count)."""
+    return [
+        c for c in report.flat_cells().values() if c.status in ("unparseable", "missing") and NOT_PRINTED not in c.flags
+    ]
 
 
 def _describe(c: CheckResult) -> str:
@@ -52,19 +58,19 @@ def _describe(c: CheckResult) -> str:
 def _summary(name: str, report: Report) -> str:
     if report.refused is not None:
         return f"{name}: refused ({report.refused.code}): {report.refused.detail}"
-    cells = report.flat_cells()
-    read = sum(c.status not in ("unparseable", "missing") for c in cells.values())
+    printed = [c for c in report.flat_cells().values() if NOT_PRINTED not in c.flags]
+    read = len(printed) - len(_unread(report))
     failed = _failed(report.checks)
     ids = sorted({c.id for c in failed})
     fails = f"{len(failed)} check(s) failed ({', '.join(ids)})" if failed else "all checks pass"
-    return f"{name}: template {report.template_version}, {read}/{len(cells)} cells read, {fails}"
+    return f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
 
 
 def _details(report: Report, out: Any) -> None:
     for c in _failed(report.checks):
         click.echo("    " + _describe(c), file=out)
     for key, cell in report.flat_cells().items():
-        if cell.status in ("unparseable", "missing") and cell.reason and "not printed" not in cell.reason:
+        if cell.status in ("unparseable", "missing") and NOT_PRINTED not in cell.flags:
             click.echo(f"    unread  {key}: {cell.reason}", file=out)
 
 
@@ -90,28 +96,33 @@ def _details(report: Report, out: Any) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="List failing checks and unread cells under each file.")
 def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool) -> None:
     """Extract FILES (text, markdown, HTML) into DIR/<name>.json, one summary line per file."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        click.echo(f"error: {out_dir}: cannot create the output folder: {e.strerror}", err=True)
+        sys.exit(BAD_INPUT)
     worst = OK
-    with (
-        click.progressbar(files, label="extracting", file=sys.stderr, show_pos=True)
-        if len(files) > 3
-        else _nullbar(files) as bar
-    ):
+    with _progress(files) as bar:
         for path in bar:
             try:
                 report = extract_report(read_document(path))
             except InputError as e:
-                click.echo(f"error: {e}", err=True)
+                _say(f"error: {e}", err=True)
                 worst = max(worst, BAD_INPUT)
                 continue
-            target = out_dir / f"{path.stem}.json"
+            except Exception as e:  # one report's crash must not cost the rest of the batch
+                _say(
+                    f"error: {path}: the extractor failed ({type(e).__name__}: {e}); please report this file", err=True
+                )
+                worst = max(worst, BAD_INPUT)
+                continue
             payload = (
                 report.to_json()
                 if fmt == "canonical"
                 else json.dumps(report.cells_document(), ensure_ascii=False, indent=1)
             )
-            _write_atomic(target, payload)
-            click.echo(_summary(path.name, report))
+            _write_atomic(out_dir / f"{path.stem}.json", payload)
+            _say(_summary(path.name, report))
             if verbose:
                 _details(report, sys.stdout)
             if report.refused is not None:
@@ -121,15 +132,17 @@ def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cel
     sys.exit(worst)
 
 
-class _nullbar:
-    def __init__(self, items: Sequence[Path]) -> None:
-        self.items = items
+def _progress(files: Sequence[Path]) -> AbstractContextManager[Iterable[Path]]:
+    """A progress bar on a terminal when many files are given; plain iteration otherwise (clean logs)."""
+    if len(files) > 3 and sys.stderr.isatty():
+        return click.progressbar(files, label="extracting", file=sys.stderr, show_pos=True)
+    return nullcontext(files)
 
-    def __enter__(self) -> Sequence[Path]:
-        return self.items
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+def _say(line: str, err: bool = False) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")  # clear the progress bar's line before printing over it
+    click.echo(line, err=err)
 
 
 def _write_atomic(target: Path, payload: str) -> None:

@@ -102,8 +102,8 @@ def extract_claims(
 
 def _clause(text: str, s: int, e: int) -> str:
     """The claim with the clause around it, for a reader who wants to see it in context."""
-    left = max(text.rfind(ch, 0, s) for ch in "。；;，,\n")
-    return " ".join(text[left + 1 : e].split())
+    left = max(text.rfind(ch, 0, s) for ch in "。；;，,")
+    return "".join(text[max(left + 1, s - 40) : e].split())  # hard line wraps of PDF text are not spaces
 
 
 def _section_of(sections: list[Section], pos: int) -> str | None:

@@ -29,7 +29,7 @@ from schemas.template import (
     outcome_rows,
     table3_rows,
 )
-from worker.extract.common import Draft, Reading, build_cell, run_of
+from worker.extract.common import NOT_PRINTED, Draft, Reading, build_cell, run_of
 from worker.extract.fused import row_total_splits, solve_jointly
 from worker.extract.labels import row_pattern, word_pattern
 from worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens
@@ -88,12 +88,14 @@ def read_table3(
     if version == "2021" and variant == "single_row":
         for r in SUB_ROWS_2021:
             for col in APPLICANT_COLUMNS:
-                reading.cells[f"applications.{r.key}.{col.key}"] = build_cell(
+                cell = build_cell(
                     Draft.refused("missing", "2021 sub-row not printed: （六） given as one row (D09)"),
                     col,
                     method,
                     None,
                 )
+                cell.flags.append(NOT_PRINTED)
+                reading.cells[f"applications.{r.key}.{col.key}"] = cell
     if tokens:
         reading.meta = TableMeta(prov=_span_of(tokens[0].start, tokens[-1].end), method=method)
     return reading, variant
