@@ -24,6 +24,7 @@ from schemas.template import (
     SUB_ROWS_2021,
     T3_GROUPS,
     T3_HEADER_WORDS,
+    VERSIONS,
     Row,
     Version,
     outcome_rows,
@@ -41,7 +42,7 @@ Vector = list[Draft]
 
 
 def patterns() -> list[tuple[str, HitKind, str]]:
-    rows = {r.key: r for v in ("2019", "2021") for r in table3_rows(v)}
+    rows = {r.key: r for v in VERSIONS for r in table3_rows(v)}
     out: list[tuple[str, HitKind, str]] = [(k, "row", row_pattern(r)) for k, r in rows.items()]
     out += [(g.key, "group", "|".join(word_pattern(f) for f in g.fragments)) for g in T3_GROUPS]
     out += [(w, "header", word_pattern(w)) for w in T3_HEADER_WORDS]
