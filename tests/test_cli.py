@@ -18,8 +18,13 @@ SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 
 
 def gouji(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
 
 
 def test_console_script_is_installed() -> None:
@@ -46,7 +51,9 @@ def test_extract_cells_format_matches_cell_keys(tmp_path: Path) -> None:
     assert doc["template_version"] == "2019"
     assert set(doc["cells"]) == set(gold["cells"])
     for key, g in gold["cells"].items():
-        assert {k: doc["cells"][key][k] for k in ("value", "status", "raw")} == {k: g[k] for k in ("value", "status", "raw")}
+        assert {k: doc["cells"][key][k] for k in ("value", "status", "raw")} == {
+            k: g[k] for k in ("value", "status", "raw")
+        }
 
 
 def test_bad_inputs_are_named_and_do_not_stop_the_batch(tmp_path: Path) -> None:
@@ -158,4 +165,5 @@ def test_schema_validates_extracted_reports(tmp_path: Path) -> None:
 @needs_corpus
 def test_examples_gold_of_seed_is_shared_gold() -> None:
     assert json.loads((ROOT / "examples" / "gold" / "cq-scjgj-2020.json").read_text(encoding="utf-8")) == gold_for(
-        SHARED / "reports" / "cq-scjgj-2020.txt")
+        SHARED / "reports" / "cq-scjgj-2020.txt"
+    )

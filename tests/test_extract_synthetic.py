@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from worker.extract.report import extract_report
 from worker.normalise import read_document
-from worker.synth import STYLES, Style, synthesize
+from worker.synth import STYLES, Columns, Style, synthesize
 
 
-def _score(tmp: Path, seed: int, style: Style) -> tuple[list[str], list[str]]:
-    s = synthesize(seed, style)
+def _score(tmp: Path, seed: int, style: Style, columns: Columns = "7") -> tuple[list[str], list[str]]:
+    s = synthesize(seed, style, columns=columns)
     path = tmp / f"{s.name}{s.suffix}"
     path.write_text(s.text, encoding="utf-8")
     report = extract_report(read_document(path))
@@ -34,10 +34,16 @@ def _score(tmp: Path, seed: int, style: Style) -> tuple[list[str], list[str]]:
     return wrong, refused
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10**6), style=st.sampled_from(STYLES))
-def test_generated_reports_are_read_or_refused(tmp_path: Path, seed: int, style: Style) -> None:
-    wrong, refused = _score(tmp_path, seed, style)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 10**6),
+    style=st.sampled_from(STYLES),
+    columns=st.sampled_from(("7", "8-after", "8-before", "3")),
+)
+def test_generated_reports_are_read_or_refused(tmp_path: Path, seed: int, style: Style, columns: Columns) -> None:
+    if style == "html":
+        columns = "7"
+    wrong, refused = _score(tmp_path, seed, style, columns)
     assert wrong == []
     if style == "flat":
         assert all(k.startswith("active_disclosure.") for k in refused)
@@ -51,3 +57,13 @@ def test_each_style_fixed_seeds(tmp_path: Path, style: Style) -> None:
         wrong, refused = _score(tmp_path, seed, style)
         assert wrong == []
         assert style == "flat" or refused == []
+
+
+@pytest.mark.parametrize("columns", ["8-after", "8-before", "3"])
+@pytest.mark.parametrize("style", ["lines", "markdown", "flat"])
+def test_column_layouts_d11_d12(tmp_path: Path, style: Style, columns: Columns) -> None:
+    """An extra 法人或其他组织 subtotal column (before or after the five) or only three columns."""
+    for seed in range(3):
+        wrong, refused = _score(tmp_path, seed, style, columns)
+        assert wrong == []
+        assert all(k.startswith("active_disclosure.") for k in refused)

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from schemas.template import (
-    APPLICANT_COLUMNS,
     C6,
+    C7,
+    LP_SUBTOTAL,
     T3_GROUPS,
     T4_GROUPS,
     T4_LEAVES,
@@ -33,6 +34,15 @@ from schemas.template import (
 )
 
 Style = Literal["lines", "flat", "markdown", "html"]
+# Table-三 column layouts: the template's seven, an extra 法人或其他组织 subtotal after or before the five
+# organisation columns (D12), or only 自然人 / 法人或其他组织 / 总计 (D11).
+Columns = Literal["7", "8-after", "8-before", "3"]
+_COLUMN_KEYS: dict[Columns, tuple[str, ...]] = {
+    "7": C7,
+    "8-after": (*C6, LP_SUBTOTAL.key, "total"),
+    "8-before": ("natural_person", LP_SUBTOTAL.key, *C6[1:], "total"),
+    "3": ("natural_person", LP_SUBTOTAL.key, "total"),
+}
 STYLES: tuple[Style, ...] = ("lines", "flat", "markdown", "html")
 Number = int | Decimal
 _AGENCIES = ("某市市场监督管理局", "某县人民政府", "某区发展和改革局", "某市科学技术局", "某镇人民政府")
@@ -72,6 +82,9 @@ def generate_values(rng: random.Random, version: Version) -> dict[str, Number]:
         values[f"applications.new_received.{c}"] = outcome + fwd - over
     for row in table3_rows(version):
         values[f"applications.{row.key}.total"] = sum(int(values[f"applications.{row.key}.{c}"]) for c in C6)
+        values[f"applications.{row.key}.{LP_SUBTOTAL.key}"] = sum(
+            int(values[f"applications.{row.key}.{c}"]) for c in C6[1:]
+        )
     for g, _ in T4_GROUPS:
         leaves = [_count(rng, 12) for _ in range(4)]
         for (leaf, _), v in zip(T4_LEAVES[:4], leaves, strict=True):
@@ -96,7 +109,9 @@ def _fmt(v: Number) -> str:
     return format(v, "f") if isinstance(v, Decimal) else str(v)
 
 
-def render(values: dict[str, Number], version: Version, style: Style, agency: str, year: int) -> str:
+def render(
+    values: dict[str, Number], version: Version, style: Style, agency: str, year: int, columns: Columns = "7"
+) -> str:
     received = values["applications.new_received.total"]
     title = f"{agency}{year}年政府信息公开工作年度报告"
     prose = [
@@ -113,11 +128,13 @@ def render(values: dict[str, Number], version: Version, style: Style, agency: st
         "无其他需要报告的事项。",
     ]
     if style == "markdown":
-        body = _markdown(values, version)
+        body = _markdown(values, version, columns)
     elif style == "html":
+        if columns != "7":
+            raise ValueError("the html rendering prints the template's seven columns only")
         return _html(prose, values, version, closing)
     else:
-        body = _lines(values, version, fused=style == "flat")
+        body = _lines(values, version, style == "flat", columns)
     lines = [*prose, *body, *closing]
     return ("".join if style == "flat" else "\n".join)(lines) + "\n"
 
@@ -135,7 +152,9 @@ def _t2_rows(values: dict[str, Number], version: Version) -> list[tuple[str, lis
     return out
 
 
-def _t3_label_rows(values: dict[str, Number], version: Version) -> list[tuple[str, list[str] | None]]:
+def _t3_label_rows(
+    values: dict[str, Number], version: Version, columns: Columns = "7"
+) -> list[tuple[str, list[str] | None]]:
     groups = {g.key: g.label for g in T3_GROUPS}
     out: list[tuple[str, list[str] | None]] = []
     seen: set[str] = set()
@@ -149,7 +168,7 @@ def _t3_label_rows(values: dict[str, Number], version: Version) -> list[tuple[st
             out.append((groups[head], None))
             seen.add(head)
         label = r.label
-        out.append((label, [_fmt(values[f"applications.{r.key}.{c.key}"]) for c in APPLICANT_COLUMNS]))
+        out.append((label, [_fmt(values[f"applications.{r.key}.{c}"]) for c in _COLUMN_KEYS[columns]]))
     return out
 
 
@@ -183,14 +202,14 @@ def _t4_values(values: dict[str, Number]) -> list[str]:
     return [_fmt(values[f"review_litigation.{g}.{leaf}"]) for g, _ in T4_GROUPS for leaf, _ in T4_LEAVES]
 
 
-def _lines(values: dict[str, Number], version: Version, fused: bool) -> list[str]:
+def _lines(values: dict[str, Number], version: Version, fused: bool, columns: Columns) -> list[str]:
     out = ["二、主动公开政府信息情况"]
     for caption, header, rows in _t2_rows(values, version):
         out += [caption, *header]
         for label, cells in rows:
             out += [label + "".join(cells)] if fused else [label, *cells]
     out += ["三、收到和处理政府信息公开申请情况", *_T3_HEAD]
-    for label, t3_cells in _t3_label_rows(values, version):
+    for label, t3_cells in _t3_label_rows(values, version, columns):
         out += [label] if t3_cells is None else ([label + "".join(t3_cells)] if fused else [label, *t3_cells])
     out += ["四、政府信息公开行政复议、行政诉讼情况", *_T4_HEAD]
     t4 = _t4_values(values)
@@ -198,7 +217,7 @@ def _lines(values: dict[str, Number], version: Version, fused: bool) -> list[str
     return out
 
 
-def _markdown(values: dict[str, Number], version: Version) -> list[str]:
+def _markdown(values: dict[str, Number], version: Version, columns: Columns) -> list[str]:
     out = ["二、主动公开政府信息情况", ""]
     for caption, header, rows in _t2_rows(values, version):
         out += [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -210,7 +229,7 @@ def _markdown(values: dict[str, Number], version: Version) -> list[str]:
         "| 申请人情况 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |",
         "|" + "---|" * 8,
     ]
-    for label, cells in _t3_label_rows(values, version):
+    for label, cells in _t3_label_rows(values, version, columns):
         out.append("| " + " | ".join([label, *(cells or [""] * 7)]) + " |" if cells else f"| {label} |")
     out += [
         "",
@@ -258,7 +277,7 @@ def _html(prose: list[str], values: dict[str, Number], version: Version, closing
     for label, t3_cells in _t3_label_rows(values, version):
         if t3_cells is None:
             continue
-        shown = ["" if c == "0" and i in (2, 3) else c for i, c in enumerate(t3_cells)]  # blanks for zero (D14)
+        shown = ["" if c == "0" and C7[i] in _BLANK_IN_HTML else c for i, c in enumerate(t3_cells)]
         parts.append("<tr>" + td(label, " colspan=3") + "".join(td(c) for c in shown) + "</tr>")
     parts.append("</table><p>四、政府信息公开行政复议、行政诉讼情况</p><table border=1>")
     parts.append(f"<tr>{td('行政复议', ' colspan=5')}{td('行政诉讼', ' colspan=10')}</tr>")
@@ -276,29 +295,24 @@ def _html(prose: list[str], values: dict[str, Number], version: Version, closing
     return "\n".join(parts)
 
 
-def synthesize(seed: int, style: Style, version: Version | None = None) -> Synthetic:
+def synthesize(seed: int, style: Style, version: Version | None = None, columns: Columns = "7") -> Synthetic:
     rng = random.Random(seed)
     chosen: Version = version if version is not None else rng.choice(VERSIONS)
     year = rng.randint(2019, 2020) if chosen == "2019" else rng.randint(2021, 2025)
     agency = rng.choice(_AGENCIES)
     values = generate_values(rng, chosen)
-    text = render(values, chosen, style, agency, year)
+    text = render(values, chosen, style, agency, year, columns)
+    printed = set(_COLUMN_KEYS[columns])
     cells: dict[str, Any] = {}
-    blanked = style == "html"
-    for spec in cell_specs(Layout.default(chosen)):
+    for spec in cell_specs(Layout(chosen, "single_row" if chosen == "2019" else "subrows", columns != "7")):
         v = values[spec.key]
-        blank = (
-            blanked
-            and spec.table == "applications"
-            and spec.column.key in ("research_institution", "public_welfare_org")
-            and v == 0
-        )
-        cells[spec.key] = (
-            {"value": None, "status": "blank", "raw": ""}
-            if blank
-            else {"value": _fmt(v) if isinstance(v, Decimal) else v, "status": "reported", "raw": _fmt(v)}
-        )
-    name = f"synth-{chosen}-{style}-{seed}"
+        if spec.table == "applications" and spec.column.key not in printed:
+            cells[spec.key] = {"value": None, "status": "missing", "raw": ""}
+        elif style == "html" and spec.table == "applications" and spec.column.key in _BLANK_IN_HTML and v == 0:
+            cells[spec.key] = {"value": None, "status": "blank", "raw": ""}
+        else:
+            cells[spec.key] = {"value": _fmt(v) if isinstance(v, Decimal) else v, "status": "reported", "raw": _fmt(v)}
+    name = f"synth-{chosen}-{style}-{seed}" + ("" if columns == "7" else f"-{columns}col")
     gold = {
         "id": name,
         "file": name + _SUFFIX[style],
@@ -315,6 +329,7 @@ def synthesize(seed: int, style: Style, version: Version | None = None) -> Synth
     return Synthetic(name, text, _SUFFIX[style], gold)
 
 
+_BLANK_IN_HTML = ("research_institution", "public_welfare_org")  # blanks for zero (D14)
 _SUFFIX: dict[Style, str] = {"lines": ".txt", "flat": ".txt", "markdown": ".md", "html": ".html"}
 
 

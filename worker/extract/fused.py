@@ -72,18 +72,18 @@ def splits(run: str, kinds: Sequence[CellKind]) -> list[tuple[Value, ...]]:
     return out
 
 
-def row_total_splits(run: str, width: int = 7) -> list[tuple[int, ...]]:
-    """Splits of a table-三 row run whose last number is the sum of the others (T3.row_total)."""
+def row_splits(run: str, width: int, adds_up: Callable[[tuple[int, ...]], bool]) -> list[tuple[int, ...]]:
+    """Splits of a table row's run into `width` counts for which `adds_up` holds (e.g. T3.row_total)."""
     s = compact_run(run)
-    if not s.isdigit():
-        return []
     out: list[tuple[int, ...]] = []
 
     def rec(pos: int, acc: tuple[int, ...]) -> None:
         if len(acc) == width - 1:
             rest = s[pos:]
-            if rest == str(sum(acc)):
-                out.append((*acc, sum(acc)))
+            if rest and (rest == "0" or rest[0] != "0") and len(rest) <= _MAX_DIGITS:
+                full = (*acc, int(rest))
+                if adds_up(full):
+                    out.append(full)
             return
         remaining = width - 1 - len(acc)
         for i in range(pos + 1, min(len(s) - remaining, pos + _MAX_DIGITS) + 1):
@@ -92,7 +92,8 @@ def row_total_splits(run: str, width: int = 7) -> list[tuple[int, ...]]:
                 break
             rec(i, (*acc, int(part)))
 
-    rec(0, ())
+    if s.isdigit():
+        rec(0, ())
     return out
 
 

@@ -61,11 +61,11 @@ def extract_report(doc: NormalisedDoc) -> Report:
         else empty
     )
     variant: Literal["single_row", "subrows"] = "single_row" if version == "2019" else "subrows"
-    r3 = empty
+    r3, lp_subtotal = empty, False
     if regions.t3:
-        r3, variant = read_table3(doc, *regions.t3, version)
+        r3, variant, lp_subtotal = read_table3(doc, *regions.t3, version)
     r4 = read_table4(doc, *regions.t4, cell_hints(facts)) if regions.t4 else empty
-    layout = Layout(version, variant)
+    layout = Layout(version, variant, lp_subtotal)
     cells = {}
     for reading in (r2, r3, r4):
         cells.update(reading.cells)
@@ -86,7 +86,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
     ]
     report = Report(
         template_version=version,
-        layout={"other_processing": variant},
+        layout={"other_processing": variant, "lp_subtotal": lp_subtotal},
         active_disclosure=ad,
         applications=ap,
         review_litigation=rl,

@@ -21,24 +21,45 @@ from typing import Literal
 from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
 from schemas.template import (
     APPLICANT_COLUMNS,
+    C6,
+    C7,
+    LP_SUBTOTAL,
     SUB_ROWS_2021,
     T3_GROUPS,
     T3_HEADER_WORDS,
     VERSIONS,
+    Layout,
     Row,
     Version,
     outcome_rows,
+    table3_columns,
     table3_rows,
 )
 from worker.extract.common import NOT_PRINTED, Draft, Reading, build_cell, run_of
-from worker.extract.fused import row_total_splits, solve_jointly
+from worker.extract.fused import row_splits, solve_jointly
 from worker.extract.labels import row_pattern, word_pattern
 from worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens
 from worker.extract.values import parse_cell
 from worker.normalise.document import NormalisedDoc
 
 WIDTH = 7
+# Printed column counts and how a row adds up: the template's seven; eight with a 法人或其他组织
+# subtotal column (D12); three when the five organisation columns are collapsed into it (D11).
+WIDTHS = (7, 8, 3)
 Vector = list[Draft]
+LP_BEFORE, LP_AFTER = "before", "after"
+
+
+def _row_ok(vs: Sequence[int | None]) -> bool:
+    """Does a printed row add up, whichever of the widths it has?"""
+    if None in vs:
+        return False
+    v: list[int] = list(vs)  # type: ignore[arg-type]
+    if len(v) == 7:
+        return sum(v[:6]) == v[6]
+    if len(v) == 8:  # the subtotal may stand before or after the five organisation columns
+        return v[0] + v[1] == v[7] == sum(v[:7]) - v[1] or v[0] + v[6] == v[7] == sum(v[:7]) - v[6]
+    return len(v) == 3 and v[0] + v[1] == v[2]
 
 
 def patterns() -> list[tuple[str, HitKind, str]]:
@@ -51,7 +72,7 @@ def patterns() -> list[tuple[str, HitKind, str]]:
 
 def read_table3(
     doc: NormalisedDoc, start: int, end: int, version: Version
-) -> tuple[Reading, Literal["single_row", "subrows"]]:
+) -> tuple[Reading, Literal["single_row", "subrows"], bool]:
     hits = find_hits(doc, patterns(), start, end)
     tokens = scan_tokens(doc, start, end, hits)
     sub_keys = {r.key for r in SUB_ROWS_2021}
@@ -68,12 +89,16 @@ def read_table3(
     vectors: list[Vector] | None = None
     method = doc.cell_method
     for strategy in (_grid, _sequential):
-        vectors = strategy(doc, tokens, hits, rows, reading)
+        for width in WIDTHS:
+            vectors = strategy(doc, tokens, hits, rows, reading, width)
+            if vectors is not None:
+                break
         if vectors is not None:
             break
     if vectors is None:
         vectors = _label_anchored(doc, tokens, hits, rows, version, variant, reading)
         method = "flattened_text" if doc.cell_method == "text_line" else doc.cell_method
+    columns, lp = _columns(vectors, reading)
 
     if version == "2021" and variant == "single_row":
         reading.deviations.append(
@@ -83,12 +108,15 @@ def read_table3(
                 detail="（六）其他处理 printed as one row in a 2021-format report",
             )
         )
+    collapsed = Draft.refused("missing", "organisation columns collapsed into 法人或其他组织 (D11)")
     for row, vec in zip(rows, vectors, strict=True):
-        for col, d in zip(APPLICANT_COLUMNS, vec, strict=True):
+        printed = dict(zip(columns, vec, strict=True))
+        for col in table3_columns(Layout(version, variant, lp)):
+            d = printed.get(col.key, collapsed)
             reading.cells[f"applications.{row.key}.{col.key}"] = build_cell(d, col, method, first_hit.get(row.key))
     if version == "2021" and variant == "single_row":
         for r in SUB_ROWS_2021:
-            for col in APPLICANT_COLUMNS:
+            for col in table3_columns(Layout(version, variant, lp)):
                 cell = build_cell(
                     Draft.refused("missing", "2021 sub-row not printed: （六） given as one row (D09)"),
                     col,
@@ -99,7 +127,39 @@ def read_table3(
                 reading.cells[f"applications.{r.key}.{col.key}"] = cell
     if tokens:
         reading.meta = TableMeta(prov=_span_of(tokens[0].start, tokens[-1].end), method=method)
-    return reading, variant
+    return reading, variant, lp
+
+
+def _columns(vectors: list[Vector], reading: Reading) -> tuple[tuple[str, ...], bool]:
+    """Column keys of the printed vectors, and whether a 法人或其他组织 subtotal column was printed."""
+    width = len(vectors[0]) if vectors else WIDTH
+    if width == WIDTH:
+        return C7, False
+    if width == 3:
+        reading.deviations.append(
+            Deviation(
+                code="D11",
+                path="/applications/columns_present",
+                detail="three columns: 自然人, 法人或其他组织, 总计 (columns_collapsed)",
+            )
+        )
+        return ("natural_person", LP_SUBTOTAL.key, "total"), True
+    rows = [[_int(d.raw) if d.value is None else int(d.value) for d in v] for v in vectors]
+    full = [[x for x in r if x is not None] for r in rows]
+    full = [r for r in full if len(r) == len(vectors[0])]
+    before = sum(r[1] == sum(r[2:7]) for r in full)
+    after = sum(r[6] == sum(r[1:6]) for r in full)
+    where = LP_BEFORE if before > after else LP_AFTER
+    reading.deviations.append(
+        Deviation(
+            code="D12",
+            path="/applications/columns_present",
+            detail=f"eight columns: a 法人或其他组织 subtotal {where} the five organisation columns",
+        )
+    )
+    if where == LP_BEFORE:
+        return ("natural_person", LP_SUBTOTAL.key, *C6[1:], "total"), True
+    return (*C6, LP_SUBTOTAL.key, "total"), True
 
 
 def _span(h: Hit):  # type: ignore[no-untyped-def]
@@ -118,7 +178,7 @@ def _span_of(a: int, b: int):  # type: ignore[no-untyped-def]
 
 
 def _grid(
-    doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading
+    doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading, width: int
 ) -> list[Vector] | None:
     grid_tokens = [t for t in tokens if t.grid_row is not None]
     if not grid_tokens:
@@ -128,13 +188,13 @@ def _grid(
         by_row.setdefault(t.grid_row, []).append(t)  # type: ignore[arg-type]
     vectors: list[Vector] = []
     for _, toks in sorted(by_row.items()):
-        while len(toks) > WIDTH and toks[-1].kind == "empty":
+        while len(toks) > width and toks[-1].kind == "empty":
             toks = toks[:-1]
-        while len(toks) > WIDTH and toks[0].kind == "empty":
+        while len(toks) > width and toks[0].kind == "empty":
             toks = toks[1:]
         if all(t.kind == "empty" for t in toks):
             continue
-        if len(toks) != WIDTH:
+        if len(toks) != width:
             return None
         vectors.append([_empty_draft(t, doc) for t in toks])
     if len(vectors) != len(rows):
@@ -158,18 +218,15 @@ def _empty_draft(t: Token, doc: NormalisedDoc) -> Draft:
 
 
 def _sequential(
-    doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading
+    doc: NormalisedDoc, tokens: list[Token], hits: list[Hit], rows: Sequence[Row], reading: Reading, width: int
 ) -> list[Vector] | None:
     vals = [t for t in tokens if t.kind != "empty"]
     n = len(rows)
-    if len(vals) != WIDTH * n:
+    if len(vals) != width * n:
         return None
     hit_starts = [h.start for h in hits]
     runs = [bisect.bisect_right(hit_starts, t.start) for t in vals]
     ints = [_int(t.text) for t in vals]
-
-    def row_ok(vs: Sequence[int | None]) -> bool:
-        return None not in vs and sum(vs[:6]) == vs[6]  # type: ignore[arg-type]
 
     # best[i] = (rows adding up, -column-major blocks, plan) for the first i rows
     best: list[tuple[int, int, list[tuple[int, int]]] | None] = [None] * (n + 1)
@@ -178,24 +235,24 @@ def _sequential(
         cur = best[i]
         if cur is None:
             continue
-        ok = row_ok(ints[WIDTH * i : WIDTH * (i + 1)])
+        ok = _row_ok(ints[width * i : width * (i + 1)])
         _relax(best, i + 1, (cur[0] + ok, cur[1], [*cur[2], (i, 1)]))
         for m in range(2, n - i + 1):
-            a, b = WIDTH * i, WIDTH * (i + m)
+            a, b = width * i, width * (i + m)
             if runs[a] != runs[b - 1]:
                 break
             block = ints[a:b]
-            score = sum(row_ok([block[c * m + r] for c in range(WIDTH)]) for r in range(m))
-            plain = sum(row_ok(block[WIDTH * r : WIDTH * (r + 1)]) for r in range(m))
+            score = sum(_row_ok([block[c * m + r] for c in range(width)]) for r in range(m))
+            plain = sum(_row_ok(block[width * r : width * (r + 1)]) for r in range(m))
             if score > plain:
                 _relax(best, i + m, (cur[0] + score, cur[1] - 1, [*cur[2], (i, m)]))
     plan = best[n]
     assert plan is not None
     vectors: list[Vector] = []
     for i, m in plan[2]:
-        a = WIDTH * i
+        a = width * i
         if m == 1:
-            vectors.append([Draft.of(t) for t in vals[a : a + WIDTH]])
+            vectors.append([Draft.of(t) for t in vals[a : a + width]])
             continue
         for r in range(m):
             vectors.append(
@@ -207,7 +264,7 @@ def _sequential(
                         vals[a + c * m + r].dom,
                         flags=("column_major",),
                     )
-                    for c in range(WIDTH)
+                    for c in range(width)
                 ]
             )
         reading.deviations.append(
@@ -247,51 +304,60 @@ def _label_anchored(
     reading: Reading,
 ) -> list[Vector]:
     row_hits = _monotone_hits(hits, rows)
-    candidates: list[list[tuple[int, ...]]] = []
+    segs: list[list[Token] | None] = []
+    for h in row_hits:
+        if h is None:
+            segs.append(None)
+            continue
+        nxt = next((x.start for x in hits if x.start >= h.end), None)
+        segs.append([t for t in tokens if t.start >= h.end and (nxt is None or t.start < nxt) and t.kind != "empty"])
+    fused = [bool(seg) and all(t.kind == "num" and t.text.strip().isdigit() for t in seg or ()) for seg in segs]
+    # Which column count fits every row: a row printed as separate numbers shows its width; a fused run
+    # must have at least one split that adds up at that width. More than one fitting width: refuse.
+    options: dict[int, list[list[tuple[int, ...]]]] = {}
+    for width in WIDTHS:
+        cands = [
+            row_splits(run_of(seg, doc.text).raw, width, _row_ok) if seg and f and len(seg) != width else []
+            for seg, f in zip(segs, fused, strict=True)
+        ]
+        if all(not seg or len(seg) == width or c for seg, c in zip(segs, cands, strict=True)):
+            options[width] = cands
+    width = next(iter(options)) if len(options) == 1 else WIDTH
+    candidates = options.get(width) or [[] for _ in rows]
+    why_none = (
+        None
+        if len(options) == 1
+        else (f"the rows fit {sorted(options)} columns alike" if options else "no column count fits every row")
+    )
+
     fixed: list[Vector | None] = []
     runs: list[Draft | None] = []
     for i, row in enumerate(rows):
-        h = row_hits[i]
-        if h is None:
-            fixed.append([Draft.refused("missing", f"row label for {row.key} not found")] * WIDTH)
-            candidates.append([])
-            runs.append(None)
-            continue
-        nxt = next((x.start for x in hits if x.start >= h.end), None)
-        seg = [t for t in tokens if t.start >= h.end and (nxt is None or t.start < nxt) and t.kind != "empty"]
-        if len(seg) == WIDTH:
+        h, seg = row_hits[i], segs[i]
+        runs.append(None)
+        if h is None or seg is None:
+            fixed.append([Draft.refused("missing", f"row label for {row.key} not found")] * width)
+        elif len(seg) == width:
             fixed.append([Draft.of(t) for t in seg])
-            candidates.append([])
-            runs.append(None)
         elif not seg:
-            fixed.append([Draft.refused("missing", "no numbers after the row label", "", h.end, h.end)] * WIDTH)
-            candidates.append([])
-            runs.append(None)
-        elif all(t.kind == "num" and t.text.strip().isdigit() for t in seg):
-            run = run_of(seg, doc.text)
+            fixed.append([Draft.refused("missing", "no numbers after the row label", "", h.end, h.end)] * width)
+        elif fused[i] and why_none is None:
             fixed.append(None)
-            candidates.append(row_total_splits(run.raw, WIDTH))
-            runs.append(run)
+            runs[i] = run_of(seg, doc.text)
         else:
             raw = run_of(seg, doc.text)
-            fixed.append(
-                [Draft.refused("unparseable", f"{len(seg)} values where {WIDTH} belong", raw.raw, raw.start, raw.end)]
-                * WIDTH
-            )
-            candidates.append([])
-            runs.append(None)
+            reason = f"{len(seg)} values where {width} belong" + (f"; {why_none}" if why_none else "")
+            fixed.append([Draft.refused("unparseable", reason, raw.raw, raw.start, raw.end)] * width)
 
     ambiguous = [i for i in range(len(rows)) if fixed[i] is None]
-    solution = _solve(rows, version, variant, fixed, candidates, ambiguous)
+    solution = _solve(rows, version, variant, fixed, candidates, ambiguous, width)
     vectors: list[Vector] = []
     for i in range(len(rows)):
-        vec = fixed[i]
+        vec, run = fixed[i], runs[i]
         if vec is not None:
             vectors.append(vec)
             continue
-        run_draft = runs[i]
-        assert run_draft is not None
-        run = run_draft
+        assert run is not None
         chosen = solution.get(i)
         if chosen is None:
             n = len(candidates[i])
@@ -300,9 +366,9 @@ def _label_anchored(
                 if n == 0
                 else f"fused digits {run.raw!r}: {n} splits satisfy the identities; refusing to choose"
             )
-            vectors.append([Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * WIDTH)
+            vectors.append([Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * width)
             continue
-        multi = len(run.raw.split()) != WIDTH
+        multi = len(run.raw.split()) != width
         flags = ("reconstructed",) if multi else ()
         vectors.append([Draft(run.raw, run.start, run.end, run.dom, value=v, flags=flags) for v in chosen])
         if multi:
@@ -334,6 +400,7 @@ def _solve(
     fixed: list[Vector | None],
     candidates: list[list[tuple[int, ...]]],
     ambiguous: list[int],
+    width: int,
 ) -> dict[int, tuple[int, ...]]:
     """Choose one candidate per fused row so that every column identity holds; unique or nothing."""
     if not ambiguous:
@@ -350,7 +417,7 @@ def _solve(
         vals = dict(known)
         for i, c in zip(ambiguous, choice, strict=True):
             vals[i] = list(c)
-        for col in range(WIDTH):
+        for col in range(width):
             outs = [vals[i][col] for i in out_rows]
             tot = vals[ot][col]
             if None not in outs and tot is not None and sum(outs) != tot:  # type: ignore[arg-type]
