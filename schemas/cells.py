@@ -77,5 +77,6 @@ class Cell(BaseModel):
         return self.value if self.status == "reported" else None
 
 
-def missing(reason: str) -> Cell:
-    return Cell(status="missing", reason=reason)
+# Flag of a cell the layout keeps although this report's form variant has no such cell (D09's 2021
+# sub-rows): missing by design, not a cell anyone failed to read.
+NOT_PRINTED = "not_printed"

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from schemas.cells import Cell, Span
+from schemas.cells import NOT_PRINTED, Cell, Span
 from schemas.template import (
     T4_GROUPS,
     T4_LEAVES,
@@ -299,8 +299,9 @@ def build_tables(
 
     def row(prefix: str) -> TableRow:
         lab = labels.get(prefix)
-        return TableRow(label_raw=lab.label_raw if lab else None, label_prov=lab.label_prov if lab else None,
-                        cells=by_row[prefix])
+        return TableRow(
+            label_raw=lab.label_raw if lab else None, label_prov=lab.label_prov if lab else None, cells=by_row[prefix]
+        )
 
     def part(table: str) -> dict[str, Cell]:
         p = table + "."
@@ -350,6 +351,38 @@ def build_tables(
         **meta_kwargs("review_litigation", t4), header_raw=header_raw.get("review_litigation", []), **groups4
     )
     return ad, ap, rl
+
+
+def report_from_cells(doc: dict[str, Any]) -> Report:
+    """A report from the flat `--format cells` document (as in the gold files), for checking hand edits.
+
+    The layout variant is read from the keys present: a 2021 single （六） row (D09), a 法人 subtotal column.
+    Cells the document lacks are `missing`; unknown keys are an error, so a typo cannot pass silently.
+    """
+    version = doc.get("template_version")
+    if version not in ("2019", "2021"):
+        raise ValueError(f"template_version must be 2019 or 2021, not {version!r}")
+    raw_cells: dict[str, Any] = doc.get("cells") or {}
+    single = version == "2019" or any(k.startswith("applications.other_processing.single_row.") for k in raw_cells)
+    lp = any(k.endswith(".legal_person_subtotal") for k in raw_cells)
+    layout = Layout(version, "single_row" if single else "subrows", lp)
+    known = {spec.key for spec in cell_specs(layout)}
+    unknown = sorted(set(raw_cells) - known)
+    if unknown:
+        raise ValueError(f"keys not in the {version} template: {', '.join(unknown[:5])}")
+    cells = {k: Cell.model_validate(raw_cells[k]) if k in raw_cells else Cell(status="missing") for k in known}
+    if version == "2021" and single:
+        for k, c in cells.items():
+            if k.startswith("applications.other_processing.") and ".single_row." not in k and c.status == "missing":
+                c.flags.append(NOT_PRINTED)
+    ad, ap, rl = build_tables(layout, cells)
+    return Report(
+        template_version=version,
+        layout={"other_processing": layout.other_processing, "lp_subtotal": lp},
+        active_disclosure=ad,
+        applications=ap,
+        review_litigation=rl,
+    )
 
 
 def json_schema() -> dict[str, Any]:

@@ -167,3 +167,19 @@ def test_examples_gold_of_seed_is_shared_gold() -> None:
     assert json.loads((ROOT / "examples" / "gold" / "cq-scjgj-2020.json").read_text(encoding="utf-8")) == gold_for(
         SHARED / "reports" / "cq-scjgj-2020.txt"
     )
+
+
+def test_validate_accepts_a_flat_cells_document(tmp_path: Path) -> None:
+    gold = json.loads((ROOT / "examples" / "gold" / "cq-scjgj-2020.json").read_text(encoding="utf-8"))
+    r = gouji("validate", ROOT / "examples" / "gold" / "cq-scjgj-2020.json")
+    assert r.returncode == 0, r.stdout
+    gold["cells"]["applications.new_received.natural_person"]["value"] = 195  # transposed digits
+    edited = tmp_path / "cells.json"
+    edited.write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
+    r = gouji("validate", edited)
+    assert r.returncode == 1
+    assert "fix?    applications.new_received.natural_person: 195 → 159" in r.stdout
+    gold["cells"]["applications.new_received.natral_person"] = gold["cells"].pop("applications.new_received.natural_person")
+    edited.write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
+    r = gouji("validate", edited)
+    assert r.returncode == 2 and "natral_person" in r.stderr

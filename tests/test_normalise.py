@@ -449,3 +449,12 @@ def test_compact_view_on_rendered_html(shuyang: NormalisedDoc) -> None:
     start, end = view.span(i, i + len(key))
     cell = next(c for r in shuyang.rows for c in r.cells if c.text.startswith("（二）部分公开"))
     assert (start, end) == (cell.start, cell.end)
+
+
+def test_footnote_mark_does_not_join_a_number(tmp_path: Path) -> None:
+    page = tmp_path / "fn.html"
+    page.write_text("<html><body><table><tr><td>自然人</td><td>26<sup>1</sup></td></tr></table>"
+                    "<p>m<sup>2</sup></p></body></html>", encoding="utf-8")
+    doc = read_document(page)
+    assert [c.text for c in doc.rows[0].cells] == ["自然人", "26[1]"]
+    assert "m[2]" in doc.text

@@ -16,11 +16,10 @@ from typing import Any, Literal
 import click
 from pydantic import ValidationError
 
-from schemas.cells import Cell
+from schemas.cells import NOT_PRINTED, Cell
 from schemas.localise import propose_fixes
-from schemas.report import CheckResult, Report, json_schema
+from schemas.report import CheckResult, Report, json_schema, report_from_cells
 from schemas.rules import evaluate_cross_year
-from worker.extract.common import NOT_PRINTED
 from worker.extract.report import extract_report
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
@@ -71,7 +70,7 @@ def _details(report: Report, out: Any) -> None:
         click.echo("    " + _describe(c), file=out)
     for key, cell in report.flat_cells().items():
         if cell.status in ("unparseable", "missing") and NOT_PRINTED not in cell.flags:
-            click.echo(f"    unread  {key}: {cell.reason}", file=out)
+            click.echo(f"    unread  {key}: {cell.reason or cell.status}", file=out)
 
 
 @main.command()
@@ -153,18 +152,25 @@ def _write_atomic(target: Path, payload: str) -> None:
 
 
 def _load_report(path: Path) -> Report:
+    """A canonical report, or a flat cells document (`--format cells`, the gold files' shape)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(str(path), f"cannot read: {e}") from e
+    except json.JSONDecodeError as e:
+        raise InputError(str(path), f"not JSON: {e}") from e
     try:
-        return Report.model_validate_json(text)
+        if isinstance(data, dict) and "cells" in data and "schema" not in data:
+            return report_from_cells(data)
+        return Report.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = "/".join(str(p) for p in first["loc"])
         raise InputError(
             str(path), f"not a gouji report: {where}: {first['msg']} ({e.error_count()} problem(s))"
         ) from e
+    except ValueError as e:
+        raise InputError(str(path), f"not a gouji cells document: {e}") from e
 
 
 @main.command()

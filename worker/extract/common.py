@@ -12,10 +12,6 @@ from worker.extract.fused import Value
 from worker.extract.scan import Hit, Token
 from worker.extract.values import parse_cell
 
-# Flag of a cell the layout keeps although this report's form variant has no such cell (D09's 2021
-# sub-rows): missing by design, not a cell the extractor failed to read.
-NOT_PRINTED = "not_printed"
-
 
 @dataclass
 class Draft:

@@ -18,6 +18,7 @@ import bisect
 from collections.abc import Sequence
 from typing import Literal
 
+from schemas.cells import NOT_PRINTED
 from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
 from schemas.template import (
     APPLICANT_COLUMNS,
@@ -35,7 +36,7 @@ from schemas.template import (
     table3_columns,
     table3_rows,
 )
-from worker.extract.common import NOT_PRINTED, Draft, Reading, build_cell, run_of
+from worker.extract.common import Draft, Reading, build_cell, run_of
 from worker.extract.fused import row_splits, solve_jointly
 from worker.extract.labels import row_pattern, word_pattern
 from worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens

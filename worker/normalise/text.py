@@ -19,7 +19,7 @@ LONG_TEXT = 3000
 
 
 def text_method(text: str) -> Method:
-    """"flattened_text" when the document's lines cannot be trusted as table rows, else "text_line"."""
+    """ "flattened_text" when the document's lines cannot be trusted as table rows, else "text_line"."""
     if text.count("\n") < FEW_NEWLINES and len(text) > LONG_TEXT:
         return "flattened_text"
     longest = max(map(len, text.split("\n")), default=0)
