@@ -61,6 +61,12 @@ def _cols_2019_items(with_decisions: bool) -> tuple[Column, ...]:
 
 
 _REGULATIONS = Row("regulations", "规章", ("规章",))
+_LICENSING = Row("administrative_licensing", "行政许可", ("行政许可",))
+_FEES = Row("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费"))
+_ART20_6_ROWS = (
+    Row("administrative_penalty", "行政处罚", ("行政处罚",)),
+    Row("administrative_coercion", "行政强制", ("行政强制",)),
+)
 
 TABLE2: dict[Version, tuple[Block, ...]] = {
     "2019": (
@@ -80,7 +86,7 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             "第二十条第（五）项",
             "五",
             (
-                Row("administrative_licensing", "行政许可", ("行政许可",)),
+                _LICENSING,
                 Row("other_external_services", "其他对外管理服务事项", ("其他对外管理服务事项", "对外管理服务")),
             ),
             _cols_2019_items(True),
@@ -89,17 +95,14 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             "art20_6",
             "第二十条第（六）项",
             "六",
-            (
-                Row("administrative_penalty", "行政处罚", ("行政处罚",)),
-                Row("administrative_coercion", "行政强制", ("行政强制",)),
-            ),
+            _ART20_6_ROWS,
             _cols_2019_items(True),
         ),
         Block(
             "art20_8",
             "第二十条第（八）项",
             "八",
-            (Row("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费")),),
+            (_FEES,),
             _cols_2019_items(False),
         ),
         Block(
@@ -129,24 +132,21 @@ TABLE2: dict[Version, tuple[Block, ...]] = {
             "art20_5",
             "第二十条第（五）项",
             "五",
-            (Row("administrative_licensing", "行政许可", ("行政许可",)),),
+            (_LICENSING,),
             (Column("decisions", "本年处理决定数量"),),
         ),
         Block(
             "art20_6",
             "第二十条第（六）项",
             "六",
-            (
-                Row("administrative_penalty", "行政处罚", ("行政处罚",)),
-                Row("administrative_coercion", "行政强制", ("行政强制",)),
-            ),
+            _ART20_6_ROWS,
             (Column("decisions", "本年处理决定数量"),),
         ),
         Block(
             "art20_8",
             "第二十条第（八）项",
             "八",
-            (Row("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费")),),
+            (_FEES,),
             (Column("fee_amount", "本年收费金额（单位：万元）", kind="money", unit="万元", unit_source="header"),),
         ),
     ),

@@ -41,7 +41,7 @@ class Reading:
 
     cells: dict[str, Cell] = field(default_factory=dict)
     labels: dict[str, RowLabel] = field(default_factory=dict)
-    header_raw: list[str] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)  # header words by canonical table/block path
     deviations: list[Deviation] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
     meta: TableMeta = field(default_factory=TableMeta)

@@ -16,7 +16,6 @@ from schemas.report import (
     Report,
     RowLabel,
     Source,
-    TableMeta,
     build_tables,
 )
 from schemas.template import Layout, cell_specs
@@ -72,11 +71,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
     _fill_missing(cells, layout)
     labels: dict[str, RowLabel] = {**r2.labels, **r3.labels}
     meta_by_table = {"active_disclosure": r2.meta, "applications": r3.meta, "review_litigation": r4.meta}
-    headers = {"applications": r3.header_raw, "review_litigation": r4.header_raw}
-    ad, ap, rl = build_tables(layout, cells, labels, meta_by_table, headers)
-    ad_meta = r2.meta
-    if ad_meta.prov is None:
-        ad_meta = TableMeta()
+    ad, ap, rl = build_tables(layout, cells, labels, meta_by_table, {**r2.headers, **r3.headers, **r4.headers})
 
     deviations = [
         *r2.deviations,

@@ -118,8 +118,6 @@ def _free_tokens(
                     e = hs if hs > s else s
             if e <= s or (kind == "num" and not any(ch.isdigit() for ch in text[s:e])):
                 continue
-            if kind == "num" and text[s] in "-－" and s > a and text[s - 1].isdigit():
-                pass  # "2648-18538": the minus starts a new (negative) cell (D20)
             out.append(Token(text[s:e], s, e, kind, grid_row, dom))  # type: ignore[arg-type]
     return out
 

@@ -58,16 +58,21 @@ def read_table2(
             for c in block.columns:
                 key = f"active_disclosure.{block.key}.{r.key}.{c.key}"
                 reading.cells[key] = build_cell(drafts[(r.key, c.key)], c, method, row_hits.get(f"{block.key}.{r.key}"))
-    headers = [h for h in hits if h.kind == "header"]
-    reading.header_raw = [doc.text[h.start : h.end] for h in headers]
-    if any(doc.text[h.start : h.end].replace(" ", "") == "本年增/" for h in headers):
-        reading.deviations.append(
-            Deviation(
-                code="D04",
-                path="/active_disclosure/art20_5/header_raw",
-                detail="header '本年增/' truncated (expected 本年增/减)",
+    for block in TABLE2[version]:
+        cap = captions.get(block.key)
+        if cap is None:
+            continue
+        nxt = next((s for s in caption_starts if s > cap.start), end)
+        words = [doc.text[h.start : h.end] for h in hits if h.kind == "header" and cap.end <= h.start < nxt]
+        reading.headers[f"active_disclosure.{block.key}"] = words
+        if any("".join(w.split()) == "本年增/" for w in words):
+            reading.deviations.append(
+                Deviation(
+                    code="D04",
+                    path=f"/active_disclosure/{block.key}/header_raw",
+                    detail="header '本年增/' truncated (expected 本年增/减)",
+                )
             )
-        )
     if tokens:
         reading.meta = TableMeta(prov=Span(start=tokens[0].start, end=tokens[-1].end), method=method)
     return reading

@@ -18,7 +18,7 @@ import bisect
 from collections.abc import Sequence
 from typing import Literal
 
-from schemas.cells import NOT_PRINTED
+from schemas.cells import NOT_PRINTED, Span
 from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
 from schemas.template import (
     APPLICANT_COLUMNS,
@@ -84,8 +84,10 @@ def read_table3(
     reading = Reading(meta=TableMeta(status="missing"))
     first_hit = {h.key: h for h in reversed(hits) if h.kind == "row"}
     for key, h in first_hit.items():
-        reading.labels[f"applications.{key}"] = RowLabel(label_raw=doc.text[h.start : h.end], label_prov=_span(h))
-    reading.header_raw = [doc.text[h.start : h.end] for h in hits if h.kind == "header"]
+        reading.labels[f"applications.{key}"] = RowLabel(
+            label_raw=doc.text[h.start : h.end], label_prov=Span(start=h.start, end=h.end)
+        )
+    reading.headers["applications"] = [doc.text[h.start : h.end] for h in hits if h.kind == "header"]
 
     vectors: list[Vector] | None = None
     method = doc.cell_method
@@ -127,7 +129,7 @@ def read_table3(
                 cell.flags.append(NOT_PRINTED)
                 reading.cells[f"applications.{r.key}.{col.key}"] = cell
     if tokens:
-        reading.meta = TableMeta(prov=_span_of(tokens[0].start, tokens[-1].end), method=method)
+        reading.meta = TableMeta(prov=Span(start=tokens[0].start, end=tokens[-1].end), method=method)
     return reading, variant, lp
 
 
@@ -163,18 +165,6 @@ def _columns(vectors: list[Vector], reading: Reading) -> tuple[tuple[str, ...], 
     return (*C6, LP_SUBTOTAL.key, "total"), True
 
 
-def _span(h: Hit):  # type: ignore[no-untyped-def]
-    from schemas.cells import Span
-
-    return Span(start=h.start, end=h.end)
-
-
-def _span_of(a: int, b: int):  # type: ignore[no-untyped-def]
-    from schemas.cells import Span
-
-    return Span(start=a, end=b)
-
-
 # -- strategy 1: table rows ------------------------------------------------------------------------
 
 
@@ -186,7 +176,7 @@ def _grid(
         return None
     by_row: dict[int, list[Token]] = {}
     for t in grid_tokens:
-        by_row.setdefault(t.grid_row, []).append(t)  # type: ignore[arg-type]
+        by_row.setdefault(t.grid_row or 0, []).append(t)
     vectors: list[Vector] = []
     for _, toks in sorted(by_row.items()):
         while len(toks) > width and toks[-1].kind == "empty":
@@ -202,7 +192,7 @@ def _grid(
         return None
     for t in tokens:
         if t.grid_row is None and t.kind == "num":
-            reading.unmapped.append(Unmapped(kind="loose_number", raw=t.text, prov=_span_of(t.start, t.end)))
+            reading.unmapped.append(Unmapped(kind="loose_number", raw=t.text, prov=Span(start=t.start, end=t.end)))
     return vectors
 
 

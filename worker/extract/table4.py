@@ -36,7 +36,7 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
     hits = find_hits(doc, patterns(), start, end)
     tokens = scan_tokens(doc, start, end, hits)
     vals = _values(doc, tokens, start)
-    reading = Reading(header_raw=[doc.text[h.start : h.end] for h in hits])
+    reading = Reading(headers={"review_litigation": [doc.text[h.start : h.end] for h in hits]})
     keys = [(g, leaf) for g, _ in T4_GROUPS for leaf, _ in T4_LEAVES]
     drafts: list[Draft]
     nums = [t for t in vals if t.kind != "empty"]
