@@ -13,6 +13,7 @@ rounding question, which a validator must never have.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -655,3 +656,31 @@ def narrative_checks(
             )
         )
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Plausibility (§5.2 T2.rule_power): arithmetic-clean values that the issuing body cannot have.
+
+# Only the State Council's departments and the governments of provinces and districted cities make
+# 规章 (立法法 art. 91, 93); a county, district, town or a government department does not.
+_RULE_POWER = re.compile(
+    r"(?:省|自治区|市)人民政府$|^国务院|^(?:中华人民共和国)?[^省市县区镇乡]{1,12}(?:部|委员会|总局|署|银行)$"
+)
+_NO_RULE_POWER = re.compile(r"[县区镇乡]人民政府$|街道|办事处|[局委办厅]$|系统$")
+
+
+def rule_power(cells: Mapping[str, Cell], layout: Layout, agency: str | None) -> CheckResult:
+    """T2.rule_power (info): non-zero 规章 counts from a body the name says has no rule-making power."""
+    keys = [s.key for s in cell_specs(layout) if s.key.startswith(_AD + ".art20_1.regulations.")]
+    nonzero = [k for k in keys if k in cells and cells[k].status == "reported" and cells[k].value not in (0, None)]
+    base = {"id": "T2.rule_power", "severity": "info", "args": {"agency": agency or ""}}
+    if agency is None or _RULE_POWER.search(agency) or not _NO_RULE_POWER.search(agency):
+        return CheckResult(**base, status="skipped", operands=keys, detail="agency unknown or may make 规章")
+    if not nonzero:
+        return CheckResult(**base, status="pass", operands=keys)
+    return CheckResult(
+        **base,
+        status="fail",
+        operands=nonzero,
+        detail=f"{agency} reports 规章 counts but has no rule-making power (D31)",
+    )

@@ -7,7 +7,7 @@ by exactly the rules the extractor was.
 from __future__ import annotations
 
 from schemas.report import Report
-from schemas.rules import evaluate, evaluate_narrative, narrative_checks
+from schemas.rules import evaluate, evaluate_narrative, narrative_checks, rule_power
 from worker.grounding import ground
 
 
@@ -18,6 +18,7 @@ def run_checks(report: Report, source_text: str | None = None) -> Report:
         return report
     cells = report.flat_cells()
     results = evaluate(cells, layout)
+    results.append(rule_power(cells, layout, report.report.agency))
     report.narrative_facts = evaluate_narrative(report.narrative_facts, cells, layout)
     results += narrative_checks(report.narrative_facts, cells, layout)
     if source_text is not None:
