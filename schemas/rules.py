@@ -684,3 +684,22 @@ def rule_power(cells: Mapping[str, Cell], layout: Layout, agency: str | None) ->
         operands=nonzero,
         detail=f"{agency} reports 规章 counts but has no rule-making power (D31)",
     )
+
+
+def narrative_balance(facts: Sequence[NarrativeFact]) -> CheckResult | None:
+    """N.balance_text: when the prose states received R, carried-in K, closed D and carried-out F once
+    each, R + K = D + F must hold within the prose itself (spec §5.6)."""
+    kinds = ("applications_received", "carried_in", "applications_closed", "carried_forward")
+    found = {k: [f for f in facts if f.kind == k and f.value is not None] for k in kinds}
+    if any(len(v) != 1 for v in found.values()):
+        return None
+    r, k, d, f = (found[x][0].value or 0 for x in kinds)
+    return CheckResult(
+        id="N.balance_text",
+        severity="warning",
+        status="pass" if r + k == d + f else "fail",
+        lhs=r + k,
+        rhs=d + f,
+        args={"at": str(found["applications_received"][0].prov.start)},
+        detail=f"received {r} + carried in {k} vs closed {d} + carried forward {f}",
+    )

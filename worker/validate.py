@@ -7,7 +7,7 @@ by exactly the rules the extractor was.
 from __future__ import annotations
 
 from schemas.report import Report
-from schemas.rules import evaluate, evaluate_narrative, narrative_checks, rule_power
+from schemas.rules import evaluate, evaluate_narrative, narrative_balance, narrative_checks, rule_power
 from worker.grounding import ground
 
 
@@ -21,6 +21,9 @@ def run_checks(report: Report, source_text: str | None = None) -> Report:
     results.append(rule_power(cells, layout, report.report.agency))
     report.narrative_facts = evaluate_narrative(report.narrative_facts, cells, layout)
     results += narrative_checks(report.narrative_facts, cells, layout)
+    balance = narrative_balance(report.narrative_facts)
+    if balance is not None:
+        results.append(balance)
     if source_text is not None:
         results += ground(report, source_text)
     report.checks = results

@@ -128,6 +128,17 @@ def read_table3(
                 )
                 cell.flags.append(NOT_PRINTED)
                 reading.cells[f"applications.{r.key}.{col.key}"] = cell
+    blank_columns = [c for c in C6 if all(reading.cells[f"applications.{r.key}.{c}"].status == "blank" for r in rows)]
+    if blank_columns:
+        reading.deviations.append(
+            Deviation(
+                code="D10",
+                path="/applications/columns_present",
+                detail=(
+                    f"columns printed empty in every row (columns_blank; blank, not 0): {', '.join(blank_columns)}"
+                ),
+            )
+        )
     if tokens:
         reading.meta = TableMeta(prov=Span(start=tokens[0].start, end=tokens[-1].end), method=method)
     return reading, variant, lp
