@@ -3,7 +3,7 @@
 A cell is right when status and value both equal the gold's. Wrong cells are split into *silent errors*
 (we reported a number and it is not the gold's — the failure that matters) and *refusals* (we said
 unparseable/missing where the gold has a value: the text alone did not determine it, and a reviewer
-will be asked). Usage: python bench/accuracy.py [--corpus DIR]
+will be asked). Usage: python bench/accuracy.py [--corpus DIR] [--synthetic N]
 """
 
 from __future__ import annotations
@@ -11,21 +11,48 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, reports, write_result
 from worker.extract.report import extract_report
 from worker.normalise import read_document
+from worker.synth import write_corpus
+
+
+def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    cells = sum(r["cells"] for r in rows)
+    right = sum(r["right"] for r in rows)
+    return {
+        "cells": cells,
+        "right": right,
+        "silent_errors": sum(r["silent_errors"] for r in rows),
+        "refused": sum(r["refused"] for r in rows),
+        "accuracy": right / cells,
+    }
+
+
+def _line(name: str, template: str, t: dict[str, Any]) -> str:
+    return (
+        f"{name:28} {template:5} {t['cells']:6} {t['right']:6} {t['silent_errors']:6} {t['refused']:7}"
+        f" {t['accuracy']:8.2%}"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", type=Path, default=DEFAULT)
+    ap.add_argument("--synthetic", type=int, metavar="N", help="score N generated reports per style instead")
     args = ap.parse_args()
+    corpus, name = args.corpus, "accuracy"
+    if args.synthetic:
+        corpus, name = Path(tempfile.mkdtemp(prefix="gouji-synth-")), "accuracy_synthetic"
+        write_corpus(corpus, args.synthetic, seed=1000)
     rows = []
-    for path, gold in reports(args.corpus):
+    for path, gold in reports(corpus):
         report = extract_report(read_document(path))
         got = report.cells_document()["cells"]
         right = silent = refused = 0
@@ -64,27 +91,21 @@ def main() -> None:
                 "misses": misses,
             }
         )
-    total = sum(r["cells"] for r in rows)
-    overall = {
-        "cells": total,
-        "right": sum(r["right"] for r in rows),
-        "silent_errors": sum(r["silent_errors"] for r in rows),
-        "refused": sum(r["refused"] for r in rows),
-        "accuracy": sum(r["right"] for r in rows) / total,
-    }
-    print(
-        f"{'file':28} {'tmpl':5} {'cells':>5} {'right':>5} {'silent':>6} {'refused':>7} {'accuracy':>8} {'claims':>7}"
-    )
-    for r in rows:
-        print(
-            f"{r['file']:28} {r['template']:5} {r['cells']:5} {r['right']:5} {r['silent_errors']:6} {r['refused']:7}"
-            f" {r['accuracy']:8.2%} {r['claims_found']:>3}/{r['claims_gold']:<3}"
-        )
-    print(
-        f"{'overall':28} {'':5} {overall['cells']:5} {overall['right']:5} {overall['silent_errors']:6}"
-        f" {overall['refused']:7} {overall['accuracy']:8.2%}"
-    )
-    target = write_result("accuracy", {"python": platform.python_version(), "overall": overall, "files": rows})
+    overall = _totals(rows)
+    header = f"{'':28} {'tmpl':5} {'cells':>6} {'right':>6} {'silent':>6} {'refused':>7} {'accuracy':>8}"
+    if args.synthetic:  # one line per rendering style: the files are many and alike
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            groups.setdefault(r["file"].split("-")[2], []).append(r)
+        print(header.replace(" " * 28, f"{'style':28}", 1))
+        for style, rs in sorted(groups.items()):
+            print(_line(style + f" ({len(rs)} reports)", "", _totals(rs)))
+    else:
+        print(header.replace(" " * 28, f"{'file':28}", 1) + f" {'claims':>7}")
+        for r in rows:
+            print(_line(r["file"], r["template"], r) + f" {r['claims_found']:>3}/{r['claims_gold']:<3}")
+    print(_line("overall", "", overall))
+    target = write_result(name, {"python": platform.python_version(), "overall": overall, "files": rows})
     print(f"written to {target}")
 
 
