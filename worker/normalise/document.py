@@ -51,6 +51,28 @@ class NormalisedDoc:
     rows: list[GridRow] = field(default_factory=list)
     cell_method: Method = "text_line"
 
+    @classmethod
+    def of(
+        cls,
+        data: bytes,
+        path: str,
+        text: str,
+        encoding: str | None,
+        media_type: str,
+        cell_method: Method,
+        rows: list[GridRow] | None = None,
+    ) -> NormalisedDoc:
+        """A document read from the original bytes `data` (whose hash identifies the source)."""
+        return cls(
+            path=path,
+            text=text,
+            media_type=media_type,
+            sha256=hashlib.sha256(data).hexdigest(),
+            encoding=encoding,
+            rows=rows or [],
+            cell_method=cell_method,
+        )
+
     @cached_property
     def text_sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()

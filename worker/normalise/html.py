@@ -9,7 +9,6 @@ with TAB between cells.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 
@@ -456,12 +455,4 @@ def read_html(data: bytes, path: str) -> NormalisedDoc:
     rendered, rows = render_html(parse_html(text), hiding=may_hide(text))
     if not rendered.strip():
         raise InputError(path, "HTML page has no visible text")
-    return NormalisedDoc(
-        path=path,
-        text=rendered,
-        media_type="text/html",
-        sha256=hashlib.sha256(data).hexdigest(),
-        encoding=encoding,
-        rows=rows,
-        cell_method="html_cell",
-    )
+    return NormalisedDoc.of(data, path, rendered, encoding, "text/html", "html_cell", rows)

@@ -11,7 +11,6 @@ after its opening pipe; "\\|" is text, not a separator, and stays in the cell te
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 
@@ -71,12 +70,4 @@ def pipe_rows(text: str) -> list[GridRow]:
 
 def read_markdown(data: bytes, path: str) -> NormalisedDoc:
     text, encoding = decode_bytes(data, path)
-    return NormalisedDoc(
-        path=path,
-        text=text,
-        media_type="text/markdown",
-        sha256=hashlib.sha256(data).hexdigest(),
-        encoding=encoding,
-        rows=pipe_rows(text),
-        cell_method="markdown_cell",
-    )
+    return NormalisedDoc.of(data, path, text, encoding, "text/markdown", "markdown_cell", pipe_rows(text))

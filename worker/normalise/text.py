@@ -7,8 +7,6 @@ the split-enumeration strategy ("flattened_text") instead of line-by-line parsin
 
 from __future__ import annotations
 
-import hashlib
-
 from schemas.cells import Method
 from worker.normalise.decode import decode_bytes
 from worker.normalise.document import NormalisedDoc
@@ -28,11 +26,4 @@ def text_method(text: str) -> Method:
 
 def read_text(data: bytes, path: str) -> NormalisedDoc:
     text, encoding = decode_bytes(data, path)
-    return NormalisedDoc(
-        path=path,
-        text=text,
-        media_type="text/plain",
-        sha256=hashlib.sha256(data).hexdigest(),
-        encoding=encoding,
-        cell_method=text_method(text),
-    )
+    return NormalisedDoc.of(data, path, text, encoding, "text/plain", text_method(text))
