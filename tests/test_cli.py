@@ -179,7 +179,9 @@ def test_validate_accepts_a_flat_cells_document(tmp_path: Path) -> None:
     r = gouji("validate", edited)
     assert r.returncode == 1
     assert "fix?    applications.new_received.natural_person: 195 → 159" in r.stdout
-    gold["cells"]["applications.new_received.natral_person"] = gold["cells"].pop("applications.new_received.natural_person")
+    gold["cells"]["applications.new_received.natral_person"] = gold["cells"].pop(
+        "applications.new_received.natural_person"
+    )
     edited.write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
     r = gouji("validate", edited)
     assert r.returncode == 2 and "natral_person" in r.stderr

@@ -1,8 +1,8 @@
 """Property tests of the extractor on generated reports whose every number is known.
 
 Whatever the rendering, a cell is the true value or refused; where the rendering keeps cell boundaries
-(one cell per line, markdown, HTML) every cell must be read. Fused rendering (crawler text) may refuse
-table-二 rows — no identity splits them — but must read every table-三/四 cell that the identities pin.
+(one cell per line, markdown, HTML) every cell must be read. Fused rendering (crawler text) refuses what
+no identity pins: table-二 rows always, table-三 rows when two splits satisfy every identity.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def test_generated_reports_are_read_or_refused(tmp_path: Path, seed: int, style:
         columns = "7"
     wrong, refused = _score(tmp_path, seed, style, columns)
     assert wrong == []
-    if style == "flat":
-        assert all(k.startswith("active_disclosure.") for k in refused)
-    else:
+    if style != "flat":
         assert refused == []
+    # Fused text may refuse table 三 too when two splits satisfy every identity (seed 31751: 1|12 and 11|0
+    # in one row against 11|2 and 1|10 in another keep every column sum) — refusing is then the answer.
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -67,3 +67,13 @@ def test_column_layouts_d11_d12(tmp_path: Path, style: Style, columns: Columns) 
         wrong, refused = _score(tmp_path, seed, style, columns)
         assert wrong == []
         assert all(k.startswith("active_disclosure.") for k in refused)
+
+
+def test_jointly_ambiguous_fused_rows_are_refused(tmp_path: Path) -> None:
+    """Two splits of two rows keep every row and column sum: neither is guessed."""
+    wrong, refused = _score(tmp_path, 31751, "flat")
+    assert wrong == []
+    assert {k.rsplit(".", 1)[0] for k in refused if k.startswith("applications.")} == {
+        "applications.withheld.state_secret",
+        "applications.withheld.administrative_query",
+    }

@@ -453,8 +453,10 @@ def test_compact_view_on_rendered_html(shuyang: NormalisedDoc) -> None:
 
 def test_footnote_mark_does_not_join_a_number(tmp_path: Path) -> None:
     page = tmp_path / "fn.html"
-    page.write_text("<html><body><table><tr><td>自然人</td><td>26<sup>1</sup></td></tr></table>"
-                    "<p>m<sup>2</sup></p></body></html>", encoding="utf-8")
+    page.write_text(
+        "<html><body><table><tr><td>自然人</td><td>26<sup>1</sup></td></tr></table><p>m<sup>2</sup></p></body></html>",
+        encoding="utf-8",
+    )
     doc = read_document(page)
     assert [c.text for c in doc.rows[0].cells] == ["自然人", "26[1]"]
     assert "m[2]" in doc.text

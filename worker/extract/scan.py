@@ -43,7 +43,6 @@ class Token:
 
 _NUM = re.compile(r"[+\-－]?\d+(?:,\d{3})*(?:[.．]\d+)?(?:万元|元)?")
 _NA = re.compile(r"(?<!\S)(?:/|／|—+|－|-|无|不适用)(?!\S)")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _VALUE_CELL = re.compile(r"^(?:[+\-]?\d[\d,]*(?:\.\d+)?(?:万元|元|件|个|项)?)$")
 
 
@@ -80,6 +79,8 @@ def scan_tokens(doc: NormalisedDoc, start: int, end: int, hits: list[Hit]) -> li
             continue
         grid_spans.append((row.start, row.end))
         for cell in row.cells:
+            if not start <= cell.start < end:
+                continue
             t = clean(cell.text)
             if not t:
                 tokens.append(Token("", cell.start, cell.end, "empty", gi, cell.dom))
@@ -121,6 +122,3 @@ def _free_tokens(
             out.append(Token(text[s:e], s, e, kind, grid_row, dom))  # type: ignore[arg-type]
     return out
 
-
-def has_cjk(s: str) -> bool:
-    return bool(_CJK.search(s))
