@@ -12,7 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 Status = Literal["reported", "blank", "dash", "not_applicable", "unparseable", "missing"]
-Method = Literal["html_cell", "pdf_layout", "text_line", "flattened_text", "markdown_cell", "reconstructed"]
+Method = Literal[
+    "html_cell", "pdf_layout", "text_line", "flattened_text", "markdown_cell", "reconstructed", "llm_located"
+]
+Reading = Literal["deterministic", "llm"]
+Confidence = Literal["high", "medium", "low"]
 UnitSource = Literal["template", "header", "cell", "unknown"]
 
 
@@ -47,6 +51,8 @@ class Cell(BaseModel):
     flags: list[str] = Field(default_factory=list)
     reason: str | None = None  # why a cell is missing/unparseable: the extractor says, never guesses
     prov: Prov | None = None
+    support: list[Reading] = Field(default_factory=list)  # which readings agree on this value (LLM path)
+    confidence: Confidence | None = None  # set by fusion; None when only the deterministic reading ran
 
     @field_validator("value", mode="before")
     @classmethod

@@ -62,14 +62,18 @@ class _Strict(BaseModel):
 @functools.cache
 def response_model(table: TableId, version: Version) -> type[BaseModel]:
     """The pydantic model the LLM must answer in for `table` of a `version` report."""
-    rows_t: Any = Literal[row_keys(table, version)]  # type: ignore[valid-type]
-    cols_t: Any = Literal[column_keys(table, version)]  # type: ignore[valid-type]
+    rows_t: Any = Literal[row_keys(table, version)]
+    cols_t: Any = Literal[column_keys(table, version)]
     cell = create_model(
-        f"Cell_{table}_{version}", __base__=_Strict, column=(cols_t, ...), raw=(str, ...),
-        value=(str | None, ...), status=(CellStatus, ...),
+        f"Cell_{table}_{version}",
+        __base__=_Strict,
+        column=(cols_t, ...),
+        raw=(str, ...),
+        value=(str | None, ...),
+        status=(CellStatus, ...),
     )
-    row = create_model(f"Row_{table}_{version}", __base__=_Strict, row_key=(rows_t, ...), cells=(list[cell], ...))  # type: ignore[valid-type]
-    return create_model(f"gouji_{table}_{version}", __base__=_Strict, rows=(list[row], ...))  # type: ignore[valid-type]
+    row = create_model(f"Row_{table}_{version}", __base__=_Strict, row_key=(rows_t, ...), cells=(list[cell], ...))
+    return create_model(f"gouji_{table}_{version}", __base__=_Strict, rows=(list[row], ...))
 
 
 def all_response_models() -> list[type[BaseModel]]:

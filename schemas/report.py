@@ -211,6 +211,7 @@ class Report(_OmitAbsent):
     checks: list[CheckResult] = Field(default_factory=list)
     deviations: list[Deviation] = Field(default_factory=list)
     unmapped: list[Unmapped] = Field(default_factory=list)
+    llm: dict[str, Any] | None = None  # the LLM path's configuration, per-table outcome and cost ledger
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -21,6 +21,9 @@ from schemas.localise import propose_fixes
 from schemas.report import CheckResult, Report, json_schema, report_from_cells
 from schemas.rules import evaluate_cross_year
 from worker.extract.report import extract_report
+from worker.llm.config import LLMConfig, from_env
+from worker.llm.errors import LLMError
+from worker.llm.extract import extract_with_llm
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
 from worker.synth import STYLES, Style, write_corpus
@@ -62,7 +65,17 @@ def _summary(name: str, report: Report) -> str:
     failed = _failed(report.checks)
     ids = sorted({c.id for c in failed})
     fails = f"{len(failed)} check(s) failed ({', '.join(ids)})" if failed else "all checks pass"
-    return f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
+    line = f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
+    if report.llm is not None:
+        ledger = report.llm["ledger"]
+        review = sum("needs_review" in c.flags for c in report.flat_cells().values())
+        cost = f", ${ledger['cost_usd']:.4f}" if ledger["cost_usd"] is not None else ""
+        errors = [f"{t}: {o['error']}" for t, o in report.llm["tables"].items() if o["error"]]
+        line += (
+            f"; llm {ledger['calls']} calls, {ledger['input_tokens']}+{ledger['output_tokens']} tokens{cost}, "
+            f"{review} cells to review" + (f" ({'; '.join(errors)})" if errors else "")
+        )
+    return line
 
 
 def _details(report: Report, out: Any) -> None:
@@ -93,8 +106,14 @@ def _details(report: Report, out: Any) -> None:
     help="canonical JSON (spec §7) or flat cells keyed as in CELL_KEYS.md.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="List failing checks and unread cells under each file.")
-def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool) -> None:
+@click.option(
+    "--llm", "use_llm", is_flag=True, help="Also read the tables with the LLM configured by GOUJI_LLM_* and fuse."
+)
+def extract(
+    files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool, use_llm: bool
+) -> None:
     """Extract FILES (text, markdown, HTML) into DIR/<name>.json, one summary line per file."""
+    cfg = _llm_config() if use_llm else None
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -104,7 +123,8 @@ def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cel
     with _progress(files) as bar:
         for path in bar:
             try:
-                report = extract_report(read_document(path))
+                doc = read_document(path)
+                report = extract_with_llm(doc, cfg) if cfg is not None else extract_report(doc)
             except InputError as e:
                 _say(f"error: {e}", err=True)
                 worst = max(worst, BAD_INPUT)
@@ -129,6 +149,22 @@ def extract(files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cel
             elif _failed(report.checks) or _unread(report):
                 worst = max(worst, CHECKS_FAILED)
     sys.exit(worst)
+
+
+def _llm_config() -> LLMConfig:
+    try:
+        cfg = from_env()
+    except LLMError as e:
+        click.echo(f"error: LLM configuration: {e.message}", err=True)
+        sys.exit(BAD_INPUT)
+    if cfg is None:
+        click.echo(
+            "error: --llm needs an endpoint: set GOUJI_LLM_BASE_URL and GOUJI_LLM_MODEL "
+            "(and GOUJI_LLM_API_KEY if it needs one); see the README, 'LLM extraction'",
+            err=True,
+        )
+        sys.exit(BAD_INPUT)
+    return cfg
 
 
 def _progress(files: Sequence[Path]) -> AbstractContextManager[Iterable[Path]]:
