@@ -12,6 +12,10 @@ from worker.extract.fused import Value
 from worker.extract.scan import Hit, Token
 from worker.extract.values import parse_cell
 
+# Flag of a refused cell whose text admits several values that all satisfy the identities: another
+# reading (an LLM's) choosing one of them is no evidence, so fusion must never accept it unreviewed.
+AMBIGUOUS = "ambiguous"
+
 
 @dataclass
 class Draft:
@@ -31,8 +35,11 @@ class Draft:
         return cls(tok.text, tok.start, tok.end, tok.dom)
 
     @classmethod
-    def refused(cls, status: str, reason: str, raw: str = "", start: int = 0, end: int = 0) -> Draft:
-        return cls(raw, start, end, status=status, reason=reason)
+    def refused(
+        cls, status: str, reason: str, raw: str = "", start: int = 0, end: int = 0, ambiguous: bool = False
+    ) -> Draft:
+        """A cell the text does not determine; `ambiguous` when several readings fit it equally well."""
+        return cls(raw, start, end, status=status, reason=reason, flags=(AMBIGUOUS,) if ambiguous else ())
 
 
 @dataclass
@@ -67,6 +74,7 @@ def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) 
             raw=d.raw.strip(),
             reason=d.reason,
             prov=prov,
+            flags=list(d.flags),
             unit=column.unit,
             unit_source=column.unit_source,
         )

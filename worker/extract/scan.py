@@ -121,4 +121,3 @@ def _free_tokens(
                 continue
             out.append(Token(text[s:e], s, e, kind, grid_row, dom))  # type: ignore[arg-type]
     return out
-

@@ -147,7 +147,9 @@ def _by_labels(
                     f"fused digits {run.raw!r} admit {len(options)} splits and no identity decides "
                     "between them (D22: unsplittable)"
                 )
-                out.update({k: Draft.refused("unparseable", reason, run.raw, run.start, run.end) for k in keys})
+                out.update(
+                    {k: Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=True) for k in keys}
+                )
         else:
             run = run_of(seg, doc.text)
             out.update(

@@ -368,7 +368,7 @@ def _label_anchored(
                 if n == 0
                 else f"fused digits {run.raw!r}: {n} splits satisfy the identities; refusing to choose"
             )
-            vectors.append([Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * width)
+            vectors.append([Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=n > 1)] * width)
             continue
         multi = len(run.raw.split()) != width
         flags = ("reconstructed",) if multi else ()

@@ -50,7 +50,7 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
                 "text alone cannot tell which group is which column"
             )
             run = run_of(vals, doc.text)
-            drafts = [Draft.refused("unparseable", reason, run.raw, run.start, run.end) for _ in vals]
+            drafts = [Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=True) for _ in vals]
             reading.deviations.append(
                 Deviation(code="D03", path="/review_litigation", detail=reason + f": {run.raw!r}")
             )
@@ -84,7 +84,7 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
             )
         else:
             reason = f"fused digits {run.raw!r}: {len(options)} splits satisfy T4.total; refusing to choose"
-            drafts = [Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * N
+            drafts = [Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=len(options) > 1)] * N
     elif not nums:
         drafts = [Draft.refused("missing", "table 四 has no numbers")] * N
     else:

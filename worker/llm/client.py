@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -150,9 +151,11 @@ class TableReader:
     # -- transport -----------------------------------------------------------------------------
 
     def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, int]:
+        limit = _in_flight(self.cfg)
         for attempt in range(1, self.cfg.max_transport_attempts + 1):
             try:
-                return call(), attempt
+                with limit:  # held during the call only, never while waiting to retry
+                    return call(), attempt
             except openai.APIError as e:
                 err = to_llm_error(e)
             if err.kind not in RETRYABLE or attempt == self.cfg.max_transport_attempts:
@@ -160,6 +163,16 @@ class TableReader:
             backoff = self.cfg.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
             self.sleep(min(err.retry_after if err.retry_after is not None else backoff, self.cfg.max_wait_s))
         raise AssertionError("unreachable")
+
+
+_LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+_LIMITS_LOCK = threading.Lock()
+
+
+def _in_flight(cfg: LLMConfig) -> threading.BoundedSemaphore:
+    """One cap per endpoint and model for the whole process: a provider's concurrency limit is global."""
+    with _LIMITS_LOCK:
+        return _LIMITS.setdefault((cfg.base_url, cfg.model), threading.BoundedSemaphore(max(cfg.max_in_flight, 1)))
 
 
 def to_llm_error(e: openai.APIError) -> LLMError:

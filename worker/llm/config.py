@@ -99,6 +99,7 @@ class LLMConfig:
     token_budget: int = 60_000  # per document, input + output, all tables and attempts
     max_output_tokens: int = 2_000
     concurrency: int = 3  # tables of one document in flight at once
+    max_in_flight: int = 8  # calls in flight to this endpoint and model from the whole process
     backoff_s: float = 1.0
     max_wait_s: float = 60.0  # longest single wait (Retry-After or backoff)
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -171,6 +172,7 @@ def from_env(env: Mapping[str, str] | None = None) -> LLMConfig | None:
         max_repairs=int(number("GOUJI_LLM_MAX_REPAIRS", 2)),
         token_budget=int(number("GOUJI_LLM_TOKEN_BUDGET", 60_000)),
         concurrency=int(number("GOUJI_LLM_CONCURRENCY", 3)),
+        max_in_flight=int(number("GOUJI_LLM_MAX_IN_FLIGHT", 8)),
         max_transport_attempts=int(number("GOUJI_LLM_MAX_ATTEMPTS", 5)),
         prices=prices,
     )

@@ -10,6 +10,8 @@ reading; every attempt is in the ledger.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +46,9 @@ class TableOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def extract_with_llm(doc: NormalisedDoc, cfg: LLMConfig, client: OpenAI | None = None) -> Report:
+def extract_with_llm(
+    doc: NormalisedDoc, cfg: LLMConfig, client: OpenAI | None = None, sleep: Callable[[float], None] = time.sleep
+) -> Report:
     det = extract_report(doc)
     layout = det.layout_obj()
     if det.refused is not None or layout is None:
@@ -52,13 +56,15 @@ def extract_with_llm(doc: NormalisedDoc, cfg: LLMConfig, client: OpenAI | None =
     regions = find_regions(doc)
     spans = {"t2": regions.t2, "t3": regions.t3, "t4": regions.t4}
     ledger = Ledger(cfg.token_budget)
-    reader = TableReader(cfg, ledger, client)
+    reader = TableReader(cfg, ledger, client, sleep)
     labels = _row_starts(det, layout)
+    det_cells = {k: c.model_copy() for k, c in det.flat_cells().items()}
     tables: list[TableId] = [t for t in ("t2", "t3", "t4") if spans[t] is not None]
     with ThreadPoolExecutor(max_workers=max(cfg.concurrency, 1)) as pool:
-        futures = {t: pool.submit(_read_table, reader, cfg, t, layout, doc.text, spans[t], labels) for t in tables}
+        futures = {
+            t: pool.submit(_read_table, reader, cfg, t, layout, doc.text, spans[t], labels, det_cells) for t in tables
+        }
         outcomes = {t: f.result() for t, f in futures.items()}
-    det_cells = {k: c.model_copy() for k, c in det.flat_cells().items()}
     llm_cells = {k: c for o in outcomes.values() for k, c in o.cells.items()}
     fused = fuse(det_cells, llm_cells, layout)
     for key, cell in det.flat_cells().items():  # update the live cells: labels and table metadata stay
@@ -96,6 +102,7 @@ def _read_table(
     text: str,
     span: tuple[int, int] | None,
     labels: dict[str, int],
+    det: dict[str, Cell],
 ) -> TableOutcome:
     outcome = TableOutcome(table)
     if span is None:
@@ -111,7 +118,7 @@ def _read_table(
         return outcome
     best, best_fail = _judge(answer, table, layout, text, span, labels, outcome)
     for _ in range(cfg.max_repairs):
-        if not best_fail:
+        if not best_fail or _agency_error(best_fail, best, det):
             break
         failing = [{"rule": r.id + _args(r.args), "lhs": r.lhs, "rhs": r.rhs, "cells": r.operands} for r in best_fail]
         involved = {k for r in best_fail for k in r.operands}
@@ -157,6 +164,13 @@ def _judge(
         if r.severity == "error" and r.operands and all(k.startswith(prefix) for k in r.operands)
     ]
     return cells, fails
+
+
+def _agency_error(fails: list[Any], llm: dict[str, Cell], det: dict[str, Cell]) -> bool:
+    """Both readings agree on every cell of every failing identity: the report itself breaks them, and
+    asking the model again would only invite it to "correct" the agency's numbers."""
+    keys = {k for r in fails for k in r.operands}
+    return all(k in llm and k in det and det[k].status == "reported" and det[k].value == llm[k].value for k in keys)
 
 
 def _args(args: dict[str, str]) -> str:

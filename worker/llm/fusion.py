@@ -3,7 +3,8 @@
 * Both readings agree, no identity over the cell fails and the value is in the source → `high` confidence.
 * They disagree and exactly one reading satisfies the identities that cover the cell → that reading wins,
   `medium` confidence, flagged `readings_disagree` (the losing value is named in `reason`). An LLM value
-  wins only if it stands alone in the source (not found, or only inside a fused digit run, is not enough).
+  wins only if it stands alone in the source (not found, or only inside a fused digit run, is not enough)
+  and the rules did not find the cell ambiguous (where several values fit, the LLM's pick is no evidence).
 * Otherwise → the deterministic value (or its refusal) stays, `low` confidence, `needs_review`.
 
 "Satisfies the identities" is judged per reading over the whole table, so a value is never chosen
@@ -12,9 +13,10 @@ because the other cells happened to be read the same way it was.
 
 from __future__ import annotations
 
-from schemas.cells import Cell
+from schemas.cells import NOT_PRINTED, Cell
 from schemas.rules import evaluate, failures
 from schemas.template import Layout
+from worker.extract.common import AMBIGUOUS
 from worker.llm.reading import IN_FUSED_RUN, NOT_GROUNDED
 
 DISAGREE = "readings_disagree"
@@ -54,10 +56,11 @@ def fuse(det: dict[str, Cell], llm: dict[str, Cell], layout: Layout) -> dict[str
     for key, d in det.items():
         l_cell = llm.get(key)
         if l_cell is None:
+            confidence = "medium" if d.status == "reported" and key not in det_fail else "low"
             out[key] = d.model_copy(
                 update={
                     "support": ["deterministic"] if d.status == "reported" else [],
-                    "confidence": "medium" if d.status == "reported" and key not in det_fail else "low",
+                    "confidence": None if NOT_PRINTED in d.flags else confidence,
                 }
             )
             continue
@@ -65,13 +68,20 @@ def fuse(det: dict[str, Cell], llm: dict[str, Cell], layout: Layout) -> dict[str
             NOT_GROUNDED not in l_cell.flags and IN_FUSED_RUN not in l_cell.flags
         )
         if _same(d, l_cell):
-            high = grounded and key not in det_fail
+            high = key not in det_fail and NOT_GROUNDED not in d.flags
             out[key] = d.model_copy(
                 update={"support": ["deterministic", "llm"], "confidence": "high" if high else "medium"}
             )
             continue
         d_ok = d.status == "reported" and key in det_cov and key not in det_fail
-        l_ok = l_cell.status == "reported" and grounded and key in llm_cov and key not in llm_fail
+        # An LLM value for a cell the rules found ambiguous is one more guess among equals: never accepted.
+        l_ok = (
+            l_cell.status == "reported"
+            and grounded
+            and key in llm_cov
+            and key not in llm_fail
+            and AMBIGUOUS not in d.flags
+        )
         if d_ok and not l_ok:
             out[key] = d.model_copy(
                 update={
@@ -87,7 +97,7 @@ def fuse(det: dict[str, Cell], llm: dict[str, Cell], layout: Layout) -> dict[str
                     "support": ["llm"],
                     "confidence": "medium",
                     "flags": [*l_cell.flags, DISAGREE],
-                    "reason": f"deterministic reading {_show(d)}; the LLM value satisfies the identities and is in the source",
+                    "reason": f"deterministic reading {_show(d)}; the LLM value satisfies the identities and stands alone in the source",
                 }
             )
         else:
