@@ -55,8 +55,15 @@ def flat_key(table: TableId, row_key: str, column: str) -> str:
     return f"{TABLE_PREFIX[table]}.{row_key}.{column}"
 
 
+def _drop_titles(schema: dict[str, Any]) -> None:
+    """Titles are pydantic's decoration, not instructions, and a provider bills every schema token."""
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_titles)
 
 
 @functools.cache

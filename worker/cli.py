@@ -24,6 +24,7 @@ from worker.extract.report import extract_report
 from worker.llm.config import LLMConfig, from_env
 from worker.llm.errors import LLMError
 from worker.llm.extract import extract_with_llm
+from worker.llm.fusion import routes_to_review
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
 from worker.synth import STYLES, Style, write_corpus
@@ -68,7 +69,7 @@ def _summary(name: str, report: Report) -> str:
     line = f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
     if report.llm is not None:
         ledger = report.llm["ledger"]
-        review = sum("needs_review" in c.flags for c in report.flat_cells().values())
+        review = sum(routes_to_review(c) for c in report.flat_cells().values())
         cost = f", ${ledger['cost_usd']:.4f}" if ledger["cost_usd"] is not None else ""
         errors = [f"{t}: {o['error']}" for t, o in report.llm["tables"].items() if o["error"]]
         line += (

@@ -31,10 +31,22 @@ from worker.llm.config import LLMConfig
 from worker.llm.errors import REASKABLE, RETRYABLE, ErrorKind, LLMError
 from worker.llm.ledger import Attempt, Ledger, Purpose
 
+_LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+_LIMITS_LOCK = threading.Lock()
+
+
+_CLIENTS: dict[tuple[str, str, float], OpenAI] = {}
+
 
 def make_client(cfg: LLMConfig) -> OpenAI:
-    # Retries are ours (counted in the ledger, bounded per document), so the SDK's own are off.
-    return OpenAI(base_url=cfg.base_url, api_key=cfg.api_key, timeout=cfg.timeout_s, max_retries=0)
+    """One client per endpoint, key and timeout for the process: building one costs an SSL context
+    (50-190 ms), and the client is thread-safe. Retries are ours (counted in the ledger), so the SDK's
+    own are off."""
+    key = (cfg.base_url, cfg.api_key, cfg.timeout_s)
+    with _LIMITS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = OpenAI(base_url=cfg.base_url, api_key=cfg.api_key, timeout=cfg.timeout_s, max_retries=0)
+        return _CLIENTS[key]
 
 
 def schema_json(table: TableId, version: Version) -> str:
@@ -163,10 +175,6 @@ class TableReader:
             backoff = self.cfg.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
             self.sleep(min(err.retry_after if err.retry_after is not None else backoff, self.cfg.max_wait_s))
         raise AssertionError("unreachable")
-
-
-_LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-_LIMITS_LOCK = threading.Lock()
 
 
 def _in_flight(cfg: LLMConfig) -> threading.BoundedSemaphore:

@@ -21,6 +21,13 @@ from worker.llm.reading import IN_FUSED_RUN, NOT_GROUNDED
 
 DISAGREE = "readings_disagree"
 NEEDS_REVIEW = "needs_review"
+# Any of these sends the cell (and its report) to a person: disagreement is never settled silently,
+# whichever reading fusion shows first.
+REVIEW_FLAGS = frozenset({NEEDS_REVIEW, DISAGREE, NOT_GROUNDED})
+
+
+def routes_to_review(cell: Cell) -> bool:
+    return bool(REVIEW_FLAGS & set(cell.flags))
 
 
 def _same(a: Cell, b: Cell) -> bool:
