@@ -198,25 +198,14 @@ def test_errors_pickle_and_config_comes_from_the_environment() -> None:
 
 
 def test_cli_llm_flag(fake: FakeLLM, tmp_path: Path) -> None:
+    def extract(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "worker.cli", "extract", "--llm", str(SEED), "-o", str(tmp_path)]
+        return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOUJI_")}
-    r = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "extract", "--llm", str(SEED), "-o", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    r = extract(env)
     assert r.returncode == 2 and "GOUJI_LLM_BASE_URL" in r.stderr
-    env |= {"GOUJI_LLM_BASE_URL": fake.base_url, "GOUJI_LLM_MODEL": "fake", "GOUJI_LLM_MODE": "tools"}
-    r = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "extract", "--llm", str(SEED), "-o", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    r = extract(env | {"GOUJI_LLM_BASE_URL": fake.base_url, "GOUJI_LLM_MODEL": "fake", "GOUJI_LLM_MODE": "tools"})
     assert r.returncode == 1, r.stderr  # the seed's prose conflict still fails N.received
     assert "llm 3 calls" in r.stdout and "0 cells to review" in r.stdout
     data = json.loads((tmp_path / "cq-scjgj-2020.json").read_text(encoding="utf-8"))
