@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import fcntl
 import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -273,6 +275,12 @@ def _tail(path: Path, n: int = 30) -> str:
         return ""
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the parent dies, so no server is left behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+
+
 def server_command(binary: Path, model: Path, port: int, ctx: int = 4096, threads: int = 2) -> list[str]:
     return [
         str(binary), "-m", str(model), "--alias", MODEL_ALIAS,
@@ -292,7 +300,9 @@ def serve(port: int = 0, timeout_s: float = READY_TIMEOUT_S) -> Iterator[str]:
         log_path = Path(log.name)
         cmd = server_command(binary, model, port)
         _log(f"starting: {' '.join(cmd)} (log {log_path})")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent
+        )
     try:
         deadline = time.monotonic() + timeout_s
         while not _healthy(port):
@@ -336,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"not built: {binary_path()} (run `python bench/llama_server.py build`)", file=sys.stderr)
                 return 1
         else:
+            signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` also stops the server
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             with serve(args.port) as url:
                 print(url, flush=True)
                 with contextlib.suppress(KeyboardInterrupt):

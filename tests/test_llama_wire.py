@@ -2,9 +2,9 @@
 
 The fake server (`test_fake_server.py`) answers from gold; this one has a real engine turn the strict
 JSON schema that openai's `.parse()` sends into a grammar and decode under it. What is checked is the
-wire, not the reading: the request is accepted as sent (no 400 over the strict schema), the answer ends
-by itself (`finish_reason == "stop"`) and parses into the response model. A 135M model's values are
-wrong, and nothing here looks at them.
+wire: the request is accepted as sent (no 400 over the strict schema), the answer ends by itself
+(`finish_reason == "stop"`) and parses into the response model. A 135M model's values are wrong; what
+is checked of them is that fusion with the deterministic reading sends every disagreement to review.
 
 The first run builds llama-server from the llama-cpp-python sdist (about 6 minutes on 2 cores, cached in
 ~/.cache/gouji/llama-server/); later runs take seconds. GOUJI_SKIP_SLOW=1 skips it.
@@ -25,6 +25,11 @@ from openai.lib._pydantic import to_strict_json_schema
 from bench.llama_server import MODEL_ALIAS, serve
 from schemas.llm import response_model
 from tests.conftest import ROOT
+from worker.extract.report import extract_report
+from worker.extract.segment import find_regions
+from worker.llm.fusion import fuse, routes_to_review
+from worker.llm.reading import answer_cells, locate
+from worker.normalise import read_document
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +45,13 @@ SYSTEM = (
 )
 MAX_TOKENS = 700
 # temperature 0 always. Unpenalised, SmolLM2 repeats cells until the token limit (finish_reason=length);
-# a frequency penalty makes it close its arrays. 1.5 ends after ~45 tokens here; the others are fallbacks
+# a frequency penalty makes it close its arrays. 1.5 ends after ~50 tokens here; the others are fallbacks
 # for a machine whose arithmetic differs (each that loops costs ~15 s).
-SAMPLING: tuple[dict[str, Any], ...] = ({"frequency_penalty": 1.5}, {"frequency_penalty": 2.0}, {"frequency_penalty": 0.5})
+SAMPLING: tuple[dict[str, Any], ...] = (
+    {"frequency_penalty": 1.5},
+    {"frequency_penalty": 2.0},
+    {"frequency_penalty": 0.5},
+)
 
 
 def table4_text() -> str:
@@ -102,3 +111,19 @@ def test_strict_json_schema_round_trip_through_llama_server(base_url: str) -> No
     assert choice.message.content is not None
     assert model.model_validate_json(choice.message.content, strict=True) == parsed  # schema-valid as sent
     assert completion.usage is not None and 0 < completion.usage.completion_tokens < MAX_TOKENS
+
+    # Its values are wrong; the identities and fusion must route every disagreement to review.
+    doc = read_document(SEED)
+    det = extract_report(doc)
+    layout = det.layout_obj()
+    assert layout is not None and find_regions(doc).t4 is not None
+    start, end = find_regions(doc).t4  # type: ignore[misc]
+    llm_cells, _ = answer_cells(parsed, "t4", layout)
+    for cell in llm_cells.values():
+        locate(cell, doc.text, start, end)
+    det_cells = det.flat_cells()
+    fused = fuse(det_cells, llm_cells, layout)
+    for key, cell in llm_cells.items():
+        if (cell.status, cell.value) != (det_cells[key].status, det_cells[key].value):
+            assert routes_to_review(fused[key]), (key, cell.value, fused[key])
+    assert all(fused[k].value == det_cells[k].value or routes_to_review(fused[k]) for k in fused)
