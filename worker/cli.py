@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,9 @@ from worker.llm.extract import extract_with_llm
 from worker.llm.fusion import routes_to_review
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
+from worker.pipeline import FINAL_STATES, Outcome, add_document, batch, process, record_failure
+from worker.status import status_lines
+from worker.store.db import DEFAULT_URL, session, upgrade
 from worker.synth import STYLES, Style, write_corpus
 from worker.validate import run_checks
 
@@ -287,6 +291,86 @@ def synth(out_dir: Path, count: int, seed: int, styles: tuple[Style, ...]) -> No
     """Write synthetic consistent reports to OUT_DIR/reports and their gold cells to OUT_DIR/gold."""
     paths = write_corpus(out_dir, count, seed, styles or STYLES)
     click.echo(f"wrote {len(paths)} reports to {out_dir / 'reports'} and their gold to {out_dir / 'gold'}")
+
+
+def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """Files under the given paths (folders recursively, hidden entries skipped) and the paths not found."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(
+                f for f in p.rglob("*") if f.is_file() and not any(x.startswith(".") for x in f.parts[len(p.parts) :])
+            )
+        elif p.is_file():
+            files.append(p)
+        else:
+            missing.append(str(p))
+    return files, missing
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--batch", "batch_name", help="Batch name (default: ingest-<UTC timestamp>).")
+@click.option("--llm", "use_llm", is_flag=True, help="Also read with the LLM configured by GOUJI_LLM_*.")
+@click.option(
+    "--db",
+    "db_url",
+    envvar="GOUJI_DATABASE_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Database URL (env GOUJI_DATABASE_URL); SQLite needs no server.",
+)
+def ingest(paths: Sequence[Path], batch_name: str | None, use_llm: bool, db_url: str) -> None:
+    """Store and process report files (or folders of them) in the database, in-process."""
+    cfg = _llm_config() if use_llm else None
+    name = batch_name or f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    files, missing = _collect(paths)
+    outcomes: list[Outcome] = []
+    with session(db_url) as s:
+        for m in missing:
+            outcomes.append(record_failure(s, m, "ingest", "no such file or folder", batch(s, name)))
+    with _progress(files) as bar:
+        for f in bar:
+            try:
+                data = f.read_bytes()
+            except OSError as e:
+                with session(db_url) as s:
+                    outcomes.append(record_failure(s, str(f), "ingest", f"cannot read: {e.strerror}", batch(s, name)))
+                continue
+            with session(db_url) as s:  # one transaction per document: a failure costs that document only
+                doc, _ = add_document(s, data, f.name, batch(s, name))
+                outcomes.append(process(s, doc, cfg))
+    for o in outcomes:
+        if o.state == "failed":
+            _say(f"error: {o.file_name}: {o.detail}", err=True)
+    counts = {state: sum(o.state == state for o in outcomes) for state in FINAL_STATES}
+    _say(f"batch {name}: {len(outcomes)} file(s): " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    _say(f"database: {db_url}  (gouji status --batch {name})")
+    sys.exit(BAD_INPUT if counts["failed"] else OK)
+
+
+@main.command()
+@click.option("--batch", "batch_name", help="Only this batch.")
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+def status(batch_name: str | None, db_url: str) -> None:
+    """Documents per state (per batch), open review tasks and the newest failures, from the database."""
+    with session(db_url) as s:
+        for line in status_lines(s, batch_name):
+            click.echo(line)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+def db_upgrade(db_url: str) -> None:
+    """Create or migrate the schema to the newest version."""
+    upgrade(db_url)
+    click.echo(f"{db_url}: schema up to date")
 
 
 @main.command()

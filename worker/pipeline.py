@@ -1,0 +1,198 @@
+"""The stages a document goes through, as plain functions over a database session.
+
+ingest → normalise → extract (deterministic, plus the LLM when configured) → validate → store → route.
+Each stage is idempotent: a document is keyed by the SHA-256 of its bytes, a run by (document,
+configuration fingerprint), so running a stage again (a redelivered task, a re-run of a batch) finds
+what it made before instead of making it twice. The same functions run in-process (the embedded default)
+and inside Celery tasks; a failure lands in the dead-letter table with its stage and traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from schemas.report import Report
+from worker.extract.report import EXTRACTOR, extract_report
+from worker.llm.config import LLMConfig
+from worker.llm.extract import extract_with_llm
+from worker.llm.fusion import routes_to_review
+from worker.normalise import read_bytes
+from worker.normalise.errors import InputError
+from worker.store.models import (
+    Batch,
+    BatchDocument,
+    CellRow,
+    CheckRow,
+    Document,
+    ExtractionRun,
+    Failure,
+    ReportVersion,
+    ReviewTask,
+    now,
+)
+
+FINAL_STATES = ("accepted", "review", "refused", "failed")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file_name: str
+    document_id: int | None
+    state: str
+    new_document: bool = False
+    new_version: bool = False
+    detail: str | None = None
+
+
+def batch(s: Session, name: str) -> Batch:
+    found = s.scalar(select(Batch).where(Batch.name == name))
+    if found is None:
+        found = Batch(name=name)
+        s.add(found)
+        s.flush()
+    return found
+
+
+def add_document(s: Session, data: bytes, file_name: str, in_batch: Batch | None = None) -> tuple[Document, bool]:
+    """The document for these bytes, created if new; the same file twice is one document."""
+    sha = hashlib.sha256(data).hexdigest()
+    doc = s.scalar(select(Document).where(Document.sha256 == sha))
+    created = False
+    if doc is None:
+        try:
+            with s.begin_nested():  # a concurrent ingest of the same bytes may win the unique key
+                doc = Document(sha256=sha, file_name=file_name, size=len(data), content=data)
+                s.add(doc)
+            created = True
+        except IntegrityError:
+            doc = s.scalar(select(Document).where(Document.sha256 == sha))
+            assert doc is not None
+    if in_batch is not None and s.get(BatchDocument, (in_batch.id, doc.id)) is None:
+        s.add(BatchDocument(batch_id=in_batch.id, document_id=doc.id, file_name=file_name))
+    s.flush()
+    return doc, created
+
+
+def fingerprint(llm: LLMConfig | None) -> str:
+    return llm.fingerprint() if llm is not None else hashlib.sha256(EXTRACTOR.encode()).hexdigest()[:16]
+
+
+def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
+    """Normalise, extract, validate, store and route one document; a no-op if this configuration ran."""
+    fp = fingerprint(llm)
+    run = s.scalar(select(ExtractionRun).where(ExtractionRun.document_id == doc.id, ExtractionRun.fingerprint == fp))
+    if run is not None and run.finished_at is not None:
+        return Outcome(doc.file_name, doc.id, doc.state)
+    if run is None:
+        run = ExtractionRun(
+            document_id=doc.id, fingerprint=fp, config=llm.public() if llm else {"extractor": EXTRACTOR}
+        )
+        s.add(run)
+        s.flush()
+    try:
+        normalised = read_bytes(doc.content, doc.file_name)
+    except InputError as e:
+        return _fail(s, doc, run, "normalise", e.problem, None)
+    doc.media_type = normalised.media_type
+    try:
+        report = extract_with_llm(normalised, llm) if llm is not None else extract_report(normalised)
+    except Exception as e:  # a crash on one document is a dead letter, never a lost batch
+        return _fail(s, doc, run, "extract", f"{type(e).__name__}: {e}", traceback.format_exc())
+    version = store_version(s, doc, run, report, "extractor")
+    reasons = review_reasons(report)
+    doc.agency, doc.report_year = report.report.agency, report.report.report_year
+    doc.template_version = report.template_version
+    if report.refused is not None:
+        doc.state = "refused"
+        doc.error = f"{report.refused.code}: {report.refused.detail}"
+    elif reasons:
+        doc.state = "review"
+        s.add(ReviewTask(document_id=doc.id, version_id=version.id, reasons=reasons))
+    else:
+        doc.state = "accepted"
+    run.usage = (report.llm or {}).get("ledger")
+    run.finished_at = now()
+    s.flush()
+    return Outcome(doc.file_name, doc.id, doc.state, new_version=True, detail=", ".join(reasons) or None)
+
+
+def _fail(s: Session, doc: Document, run: ExtractionRun, stage: str, error: str, tb: str | None) -> Outcome:
+    doc.state, doc.error = "failed", f"{stage}: {error}"
+    s.add(Failure(document_id=doc.id, file_name=doc.file_name, stage=stage, error=error, traceback=tb))
+    run.finished_at = now()
+    s.flush()
+    return Outcome(doc.file_name, doc.id, "failed", detail=error)
+
+
+def store_version(s: Session, doc: Document, run: ExtractionRun | None, report: Report, origin: str) -> ReportVersion:
+    """A new, append-only version with its cells and checks materialised for querying."""
+    last = s.scalar(select(func.max(ReportVersion.version_no)).where(ReportVersion.document_id == doc.id)) or 0
+    data: dict[str, Any] = report.model_dump(mode="json", by_alias=True)
+    version = ReportVersion(
+        document_id=doc.id, run_id=run.id if run else None, version_no=last + 1, origin=origin, report=data
+    )
+    s.add(version)
+    s.flush()
+    for key, cell in report.flat_cells().items():
+        value = cell.model_dump(mode="json")["value"]
+        s.add(
+            CellRow(
+                version_id=version.id,
+                key=key,
+                value=None if value is None else str(value),
+                status=cell.status,
+                raw=cell.raw,
+                unit=cell.unit,
+                flags=list(cell.flags),
+                span_start=cell.prov.start if cell.prov else None,
+                span_end=cell.prov.end if cell.prov else None,
+            )
+        )
+    for c in report.checks:
+        s.add(
+            CheckRow(
+                version_id=version.id,
+                check_id=c.id,
+                args=c.args,
+                severity=c.severity,
+                status=c.status,
+                lenient=c.lenient,
+                lhs=None if c.lhs is None else str(c.lhs),
+                rhs=None if c.rhs is None else str(c.rhs),
+                source_anomaly=c.source_anomaly,
+            )
+        )
+    s.flush()
+    return version
+
+
+def review_reasons(report: Report) -> list[str]:
+    """Why a person must look at this report (empty: accepted automatically)."""
+    if report.refused is not None:
+        return []
+    reasons: list[str] = []
+    if report.template_version == "unknown" or report.template_evidence.mixed:
+        reasons.append("template_unknown_or_mixed")
+    if any(c.status == "fail" and not c.lenient and c.severity == "error" for c in report.checks):
+        reasons.append("identity_failed")
+    cells = report.flat_cells().values()
+    if any("not_grounded" in c.flags for c in cells):
+        reasons.append("not_grounded")
+    if any(routes_to_review(c) for c in cells):
+        reasons.append("readings_disagree")
+    if any(c.status in ("unparseable", "missing") and "not_printed" not in c.flags for c in cells):
+        reasons.append("cells_unread")
+    return reasons
+
+
+def record_failure(s: Session, file_name: str, stage: str, error: str, in_batch: Batch | None = None) -> Outcome:
+    s.add(Failure(file_name=file_name, stage=stage, error=error, batch_id=in_batch.id if in_batch else None))
+    s.flush()
+    return Outcome(file_name, None, "failed", detail=error)

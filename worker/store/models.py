@@ -1,0 +1,157 @@
+"""The tables. Every write that a redelivered or repeated task could make twice is guarded by a unique key
+(content hash; document + configuration fingerprint; document + version number), so a retry finds the
+row it made before instead of making a second one. Report versions and review events are append-only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class BatchDocument(Base):
+    """A document can arrive in several batches and is still one document."""
+
+    __tablename__ = "batch_documents"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    added_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # received → accepted | review | refused | failed
+    state: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    agency: Mapped[str | None] = mapped_column(String(200), index=True)
+    report_year: Mapped[int | None] = mapped_column(index=True)
+    template_version: Mapped[str | None] = mapped_column(String(10))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    versions: Mapped[list[ReportVersion]] = relationship(back_populates="document", order_by="ReportVersion.version_no")
+
+
+class ExtractionRun(Base):
+    __tablename__ = "extraction_runs"
+    __table_args__ = (UniqueConstraint("document_id", "fingerprint"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None]
+
+
+class ReportVersion(Base):
+    __tablename__ = "report_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version_no"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("extraction_runs.id", ondelete="SET NULL"))
+    version_no: Mapped[int]
+    origin: Mapped[str] = mapped_column(String(20))  # extractor | review
+    report: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    document: Mapped[Document] = relationship(back_populates="versions")
+
+
+class CellRow(Base):
+    """The cells of every version in a long table, for querying across reports."""
+
+    __tablename__ = "cells"
+    __table_args__ = (Index("ix_cells_key_value", "key", "status"),)
+    version_id: Mapped[int] = mapped_column(ForeignKey("report_versions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(60))  # exact: integers and decimal strings
+    status: Mapped[str] = mapped_column(String(20))
+    raw: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(10))
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    span_start: Mapped[int | None]
+    span_end: Mapped[int | None]
+
+
+class CheckRow(Base):
+    __tablename__ = "check_results"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("report_versions.id", ondelete="CASCADE"), index=True)
+    check_id: Mapped[str] = mapped_column(String(60), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    lenient: Mapped[bool] = mapped_column(default=False)
+    lhs: Mapped[str | None] = mapped_column(String(60))
+    rhs: Mapped[str | None] = mapped_column(String(60))
+    source_anomaly: Mapped[bool] = mapped_column(default=False)
+
+
+class ReviewTask(Base):
+    __tablename__ = "review_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("report_versions.id", ondelete="CASCADE"), unique=True)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ReviewEvent(Base):
+    """Append-only: who changed what, when and why."""
+
+    __tablename__ = "review_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("review_tasks.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    cell_key: Mapped[str | None] = mapped_column(String(120))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Failure(Base):
+    """Dead letters: what failed, where, how often — nothing is dropped silently."""
+
+    __tablename__ = "failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"))
+    file_name: Mapped[str] = mapped_column(String(500))
+    stage: Mapped[str] = mapped_column(String(30))
+    error: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=now)
