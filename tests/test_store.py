@@ -10,16 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT, SHARED, postgres_database
 from worker.pipeline import add_document, batch, process
 from worker.store.db import session, upgrade
 from worker.store.models import (
@@ -33,23 +31,7 @@ from worker.store.models import (
     ReviewTask,
 )
 
-PG_ADMIN = os.environ.get("GOUJI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 EXAMPLES = ROOT / "examples" / "reports"
-
-
-def _postgres_db() -> Iterator[str]:
-    name = f"gouji_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN}: {e}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -57,7 +39,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'gouji.db'}"
     else:
-        yield from _postgres_db()
+        yield from postgres_database()
 
 
 def ingest(url: str, path: Path, batch_name: str = "b1") -> tuple[int, str]:

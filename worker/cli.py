@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 import click
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from schemas.cells import NOT_PRINTED, Cell
 from schemas.localise import propose_fixes
@@ -31,7 +33,10 @@ from worker.normalise.errors import InputError
 from worker.pipeline import FINAL_STATES, Outcome, add_document, batch, process, record_failure
 from worker.status import status_lines
 from worker.store.db import DEFAULT_URL, session, upgrade
+from worker.store.models import Document
 from worker.synth import STYLES, Style, write_corpus
+from worker.tasks import QUEUES, broker_url, enqueue
+from worker.tasks import app as celery_app
 from worker.validate import run_checks
 
 OK, CHECKS_FAILED, BAD_INPUT = 0, 1, 2
@@ -321,12 +326,18 @@ def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     show_default=True,
     help="Database URL (env GOUJI_DATABASE_URL); SQLite needs no server.",
 )
-def ingest(paths: Sequence[Path], batch_name: str | None, use_llm: bool, db_url: str) -> None:
-    """Store and process report files (or folders of them) in the database, in-process."""
+@click.option("--broker", envvar="GOUJI_BROKER_URL", default=None, help="Send work to Celery workers on this broker.")
+@click.option("--wait", default=0.0, help="With a broker: wait up to this many seconds for the batch to finish.")
+def ingest(
+    paths: Sequence[Path], batch_name: str | None, use_llm: bool, db_url: str, broker: str | None, wait: float
+) -> None:
+    """Store report files (or folders of them) and process them: in-process by default, or by Celery
+    workers when a broker is configured (GOUJI_BROKER_URL)."""
     cfg = _llm_config() if use_llm else None
     name = batch_name or f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     files, missing = _collect(paths)
     outcomes: list[Outcome] = []
+    queued: list[int] = []
     with session(db_url) as s:
         for m in missing:
             outcomes.append(record_failure(s, m, "ingest", "no such file or folder", batch(s, name)))
@@ -340,14 +351,49 @@ def ingest(paths: Sequence[Path], batch_name: str | None, use_llm: bool, db_url:
                 continue
             with session(db_url) as s:  # one transaction per document: a failure costs that document only
                 doc, _ = add_document(s, data, f.name, batch(s, name))
-                outcomes.append(process(s, doc, cfg))
+                if broker is None:
+                    outcomes.append(process(s, doc, cfg))
+                    continue
+                doc_id = doc.id
+            enqueue(doc_id, cfg is not None, db_url)  # after the commit: a worker must find the document
+            queued.append(doc_id)
     for o in outcomes:
         if o.state == "failed":
             _say(f"error: {o.file_name}: {o.detail}", err=True)
-    counts = {state: sum(o.state == state for o in outcomes) for state in FINAL_STATES}
-    _say(f"batch {name}: {len(outcomes)} file(s): " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    if queued:
+        _say(f"queued {len(queued)} document(s) for the workers on {broker}")
+        states = _wait_for(db_url, queued, wait) if wait > 0 else {}
+        outcomes += [Outcome("", i, states.get(i, "queued")) for i in queued]
+    counts = {state: sum(o.state == state for o in outcomes) for state in (*FINAL_STATES, "queued")}
+    _say(
+        f"batch {name}: {len(outcomes)} file(s): "
+        + ", ".join(f"{n} {st}" for st, n in counts.items() if n or st != "queued")
+    )
     _say(f"database: {db_url}  (gouji status --batch {name})")
     sys.exit(BAD_INPUT if counts["failed"] else OK)
+
+
+def _wait_for(db_url: str, ids: list[int], seconds: float) -> dict[int, str]:
+    """Poll the database (the system of record) until every document is final or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with session(db_url) as s:
+            states = dict(s.execute(select(Document.id, Document.state).where(Document.id.in_(ids))).tuples().all())
+        if all(states.get(i) in FINAL_STATES for i in ids) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
+
+
+@main.command("worker")
+@click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
+@click.option("--queues", "-Q", default=",".join(QUEUES), show_default=True)
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker_cmd(concurrency: int, queues: str, loglevel: str) -> None:
+    """Run a Celery worker on GOUJI_BROKER_URL (several machines may point at the same Redis and database)."""
+    if broker_url() is None:
+        click.echo("error: set GOUJI_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True)
+        sys.exit(BAD_INPUT)
+    celery_app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-n", "gouji@%h"])
 
 
 @main.command()

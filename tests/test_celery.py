@@ -1,0 +1,188 @@
+"""Celery workers on a real Redis and a real PostgreSQL: the batch finishes, and survives crashes.
+
+Each test starts its own redis-server (append-only file on, so a restart keeps the queue) on a free
+port, a fresh PostgreSQL database, and real `gouji worker` processes. The crash test kills a worker
+with SIGKILL in the middle of a 200-document batch and starts a new one: every document must end in
+exactly one final state with exactly one report version. A short visibility timeout makes the killed
+worker's unacknowledged tasks come back within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import ROOT, postgres_database
+from worker.store.db import session
+from worker.store.models import Document, ExtractionRun, ReportVersion
+from worker.synth import write_corpus
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/redis-server") and not os.environ.get("GOUJI_REDIS_SERVER"),
+    reason="redis-server is not installed",
+)
+REDIS_SERVER = os.environ.get("GOUJI_REDIS_SERVER", "/usr/bin/redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Redis:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    r = Redis(tmp_path)
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+def env_for(redis: Redis, db: str) -> dict[str, str]:
+    return dict(os.environ, GOUJI_BROKER_URL=redis.url, GOUJI_DATABASE_URL=db, GOUJI_VISIBILITY_TIMEOUT="4")
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "worker", "-c", "2", "--loglevel", "INFO"],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    os.killpg(proc.pid, sig)
+    proc.wait(30)
+
+
+def states(db: str) -> dict[str, int]:
+    with session(db) as s:
+        return dict(s.execute(select(Document.state, func.count()).group_by(Document.state)).tuples().all())
+
+
+def wait_until(db: str, total: int, seconds: float) -> dict[str, int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        st = states(db)
+        if sum(n for k, n in st.items() if k != "received") >= total:
+            return st
+        time.sleep(0.5)
+    return states(db)
+
+
+def ingest(env: dict[str, str], path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", "ingest", str(path), "--batch", "b", *extra],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_workers_process_a_batch(redis: Redis, pg_url: str, tmp_path: Path) -> None:
+    env = env_for(redis, pg_url)
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        r = ingest(env, ROOT / "examples" / "reports", "--wait", "90")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "queued 5 document(s)" in r.stdout and "batch b: 5 file(s): 4 accepted, 1 review" in r.stdout
+        r = ingest(env, ROOT / "examples" / "reports", "--wait", "30")  # again: same documents, no new work
+        assert "4 accepted, 1 review" in r.stdout
+        with session(pg_url) as s:
+            assert s.scalar(select(func.count()).select_from(ReportVersion)) == 5
+    finally:
+        kill(worker, signal.SIGTERM)
+
+
+def test_kill_9_mid_batch_then_redis_restart_loses_and_duplicates_nothing(
+    redis: Redis, pg_url: str, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 50, seed=4242)  # 200 reports
+    env = env_for(redis, pg_url)
+    r = ingest(env, corpus / "reports")
+    assert "queued 200 document(s)" in r.stdout, r.stdout + r.stderr
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    wait_until(pg_url, 60, 120)
+    kill(worker)  # SIGKILL to the whole process group, mid-batch
+    done_at_kill = sum(n for k, n in states(pg_url).items() if k != "received")
+    assert done_at_kill < 200
+    redis.stop()  # and the broker goes down and comes back (append-only file keeps the queue)
+    redis.start()
+    worker = start_worker(env, log)
+    try:
+        final = wait_until(pg_url, 200, 240)
+    finally:
+        kill(worker, signal.SIGTERM)
+    assert final.get("received", 0) == 0 and sum(final.values()) == 200, final
+    with session(pg_url) as s:
+        per_doc = s.execute(select(ReportVersion.document_id, func.count()).group_by(ReportVersion.document_id)).all()
+        runs = s.execute(select(ExtractionRun.document_id, func.count()).group_by(ExtractionRun.document_id)).all()
+    assert len(per_doc) == 200 and all(n == 1 for _, n in per_doc)
+    assert len(runs) == 200 and all(n == 1 for _, n in runs)

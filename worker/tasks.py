@@ -1,0 +1,89 @@
+"""Celery tasks: the pipeline's stages run by workers, with Redis carrying messages and the database
+holding every result.
+
+Delivery is at-least-once by design: `acks_late` with `task_reject_on_worker_lost` puts a task back
+on the queue when its worker dies (kill -9, OOM, a lost machine), and every task is idempotent (keyed
+by content hash and configuration fingerprint in the database), so running it twice stores it once.
+`visibility_timeout` is above the longest task: a task that outlived it would be handed to a second
+worker while the first still runs. Prefetch is 1, so a slow LLM call never holds queued work hostage.
+Transient failures are retried with exponential backoff and jitter; what still fails is a dead letter.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.exc import OperationalError
+
+from worker.llm.config import from_env
+from worker.llm.errors import LLMError
+from worker.pipeline import process
+from worker.store.db import database_url, session
+from worker.store.models import Document, Failure
+
+QUEUES = ("cpu", "llm", "db")
+# The longest task (an LLM-read report with repairs) stays far below this; tests lower it to see a
+# killed worker's tasks come back quickly (GOUJI_VISIBILITY_TIMEOUT).
+VISIBILITY_TIMEOUT_S = int(os.environ.get("GOUJI_VISIBILITY_TIMEOUT", "3600"))
+MAX_RETRIES = 5
+
+
+def broker_url() -> str | None:
+    return os.environ.get("GOUJI_BROKER_URL")
+
+
+app = Celery("gouji", broker=broker_url() or "redis://127.0.0.1:6379/0")
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+    task_default_queue="cpu",
+    task_ignore_result=True,  # results live in the database, not in the broker
+    broker_connection_retry_on_startup=True,
+    task_serializer="json",
+    accept_content=["json"],
+)
+
+
+@app.task(bind=True, name="gouji.process", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
+def process_task(self: Any, document_id: int, use_llm: bool = False, db_url: str | None = None) -> str:
+    """Normalise, extract, validate, store and route one stored document (idempotent).
+
+    The LLM configuration comes from the worker's own environment: API keys never travel in messages.
+    """
+    url = db_url or database_url()
+    cfg = from_env() if use_llm else None
+    if use_llm and cfg is None:
+        _dead_letter(url, document_id, LLMError("config", "this worker has no GOUJI_LLM_* configuration"), 1)
+        return "failed"
+    try:
+        with session(url) as s:
+            doc = s.get(Document, document_id)
+            if doc is None:
+                return "missing"
+            return process(s, doc, cfg).state
+    except (OperationalError, LLMError) as e:
+        if isinstance(e, LLMError) and e.kind not in ("rate_limited", "server_error", "timeout", "connection"):
+            raise
+        if self.request.retries >= MAX_RETRIES:
+            _dead_letter(url, document_id, e, self.request.retries + 1)
+            raise
+        backoff = min(2**self.request.retries, 60) * (0.5 + random.random())  # exponential, with jitter
+        raise self.retry(exc=e, countdown=backoff) from e
+
+
+def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) -> None:
+    with session(url) as s:
+        doc = s.get(Document, document_id)
+        s.add(Failure(document_id=document_id, file_name=doc.file_name if doc else "?", stage="process",
+                      error=f"{type(e).__name__}: {e}", attempts=attempts))
+        if doc is not None:
+            doc.state, doc.error = "failed", f"process: {e}"
+
+
+def enqueue(document_id: int, use_llm: bool, db_url: str) -> None:
+    process_task.apply_async(args=[document_id, use_llm, db_url], queue="llm" if use_llm else "cpu")
