@@ -23,6 +23,7 @@ from schemas.cells import NOT_PRINTED, Cell
 from schemas.localise import propose_fixes
 from schemas.report import CheckResult, Report, json_schema, report_from_cells
 from schemas.rules import evaluate_cross_year
+from worker.export import FORMATS, Format, export_bytes
 from worker.extract.report import extract_report
 from worker.llm.config import LLMConfig, from_env
 from worker.llm.errors import LLMError
@@ -37,6 +38,7 @@ from worker.store.models import Document
 from worker.synth import STYLES, Style, write_corpus
 from worker.tasks import QUEUES, broker_url, enqueue
 from worker.tasks import app as celery_app
+from worker.tokens import ROLES, create_token
 from worker.validate import run_checks
 
 OK, CHECKS_FAILED, BAD_INPUT = 0, 1, 2
@@ -404,6 +406,49 @@ def status(batch_name: str | None, db_url: str) -> None:
     with session(db_url) as s:
         for line in status_lines(s, batch_name):
             click.echo(line)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+def serve(host: str, port: int, db_url: str) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the database; uploads run in-process unless a broker is set."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(db_url), host=host, port=port, log_level="info")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who or what uses the token.")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+def token_create(name: str, role: str, db_url: str) -> None:
+    """Create a token; it is printed once (only its hash is stored)."""
+    with session(db_url) as s:
+        click.echo(create_token(s, name, role))
+
+
+@main.command()
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(FORMATS))
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--batch", "batch_name", help="Only this batch.")
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+def export(fmt: Format, out_file: Path, batch_name: str | None, db_url: str) -> None:
+    """Export the newest version of every report: csv (long), wide.csv, xlsx, parquet or jsonl."""
+    with session(db_url) as s:
+        data = export_bytes(s, fmt, batch_name)
+    tmp = out_file.with_suffix(out_file.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out_file)
+    click.echo(f"{out_file}: {len(data)} bytes")
 
 
 @main.group()

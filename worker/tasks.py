@@ -79,8 +79,15 @@ def process_task(self: Any, document_id: int, use_llm: bool = False, db_url: str
 def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) -> None:
     with session(url) as s:
         doc = s.get(Document, document_id)
-        s.add(Failure(document_id=document_id, file_name=doc.file_name if doc else "?", stage="process",
-                      error=f"{type(e).__name__}: {e}", attempts=attempts))
+        s.add(
+            Failure(
+                document_id=document_id,
+                file_name=doc.file_name if doc else "?",
+                stage="process",
+                error=f"{type(e).__name__}: {e}",
+                attempts=attempts,
+            )
+        )
         if doc is not None:
             doc.state, doc.error = "failed", f"process: {e}"
 

@@ -1,0 +1,149 @@
+"""The HTTP API on a real uvicorn server on 127.0.0.1, talked to over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import MAX_FILE_BYTES, create_app
+from tests.conftest import ROOT
+from worker.store.db import session
+from worker.tokens import create_token
+
+SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
+
+
+class Server:
+    def __init__(self, db_url: str) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(create_app(db_url), host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    with session(url) as s:
+        tokens = {role: create_token(s, role, role) for role in ("uploader", "reviewer", "admin")}
+    with Server(url) as base, httpx.Client(base_url=base, timeout=60) as client:
+        yield client, tokens
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload(client: httpx.Client, token: str | None, *files: tuple[str, bytes], batch: str = "b") -> httpx.Response:
+    headers = auth(token) if token else {}
+    return client.post(f"/batches/{batch}/documents", files=[("files", f) for f in files], headers=headers)
+
+
+def test_writes_need_a_token_with_the_right_role(api: tuple[httpx.Client, dict[str, str]]) -> None:
+    client, tokens = api
+    seed = ("seed.txt", SEED.read_bytes())
+    assert upload(client, None, seed).status_code == 401
+    assert upload(client, "gj_not-a-token", seed).status_code == 401
+    assert upload(client, tokens["reviewer"], seed).status_code == 403
+    assert upload(client, tokens["uploader"], seed).status_code == 200
+    assert client.post("/documents/1/rerun").status_code == 401
+    assert client.post("/documents/1/rerun", headers=auth(tokens["reviewer"])).status_code == 403
+    assert client.post("/documents/1/rerun", headers=auth(tokens["admin"])).status_code == 200
+
+
+def test_upload_read_and_export(api: tuple[httpx.Client, dict[str, str]]) -> None:
+    client, tokens = api
+    r = upload(
+        client,
+        tokens["uploader"],
+        ("seed.txt", SEED.read_bytes()),
+        ("synth.md", (ROOT / "examples" / "reports" / "synth-2021-markdown-7.md").read_bytes()),
+    )
+    assert r.status_code == 200, r.text
+    docs = r.json()["accepted"]
+    assert [d["state"] for d in docs] == ["accepted", "accepted"]
+    assert client.get("/batches/b").json() == {"name": "b", "documents": 2, "states": {"accepted": 2}}
+    seed_id = docs[0]["id"]
+    report = client.get(f"/documents/{seed_id}/report").json()
+    assert report["applications"]["rows"]["new_received"]["cells"]["total"]["value"] == 165
+    cells = client.get(f"/documents/{seed_id}/cells").json()["cells"]
+    assert cells["active_disclosure.art20_9.centralized_procurement.procurement_amount"]["value"] == "36521.44"
+    checks = client.get(f"/documents/{seed_id}/checks").json()
+    assert {"id": "N.received", "status": "fail", "lhs": "77", "rhs": "165"}.items() <= next(
+        c for c in checks if c["id"] == "N.received"
+    ).items()
+    assert client.get("/documents/999/report").status_code == 404
+    assert client.get(f"/documents/{seed_id}/report", params={"version": 9}).status_code == 404
+    long_csv = client.get("/export.csv").content.decode("utf-8-sig").splitlines()
+    assert long_csv[0].startswith("document_id,file_name,agency") and len(long_csv) == 1 + 198 + 200
+    wide = client.get("/export.wide.csv", params={"batch": "b"}).content.decode("utf-8-sig").splitlines()
+    assert len(wide) == 3
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(client.get("/export.xlsx").content)).active
+    assert ws is not None and ws.max_row == 3
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(client.get("/export.parquet").content))
+    assert table.num_rows == 398 and "key" in table.column_names
+    lines = client.get("/export.jsonl").text.splitlines()
+    assert [json.loads(x)["template_version"] for x in lines] == ["2019", "2021"]
+    assert client.get("/export.exe").status_code == 404
+    metrics = client.get("/metrics").text
+    assert 'gouji_documents{state="accepted"} 2.0' in metrics and "gouji_review_backlog 0.0" in metrics
+    assert client.get("/healthz").json() == {"status": "ok"}
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/batches/{name}/documents", "/documents/{doc_id}/report", "/export.{fmt}", "/metrics"} <= set(paths)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zips_and_bad_inputs(api: tuple[httpx.Client, dict[str, str]]) -> None:
+    client, tokens = api
+    good = _zip({"a/seed.txt": SEED.read_bytes(), "empty.txt": b""})
+    traversal = _zip({"../../etc/passwd": b"x"})
+    bomb = _zip({"bomb.txt": b"0" * (20 * 2**20)})
+    r = upload(
+        client,
+        tokens["uploader"],
+        ("good.zip", good),
+        ("evil.zip", traversal),
+        ("bomb.zip", bomb),
+        ("junk.txt", bytes(range(256)) * 50),
+        ("big.txt", b"1" * (MAX_FILE_BYTES + 1)),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    problems = {x["file"]: x["problem"] for x in body["rejected"]}
+    assert "outside the archive" in problems["evil.zip"] and "zip bomb" in problems["bomb.zip"]
+    assert "larger than" in problems["big.txt"]
+    states = {d["file_name"]: d["state"] for d in body["accepted"]}
+    assert states == {"good.zip/a/seed.txt": "accepted", "good.zip/empty.txt": "failed", "junk.txt": "failed"}
+    failed = client.get("/documents", params={"state": "failed"}).json()
+    assert {d["file_name"] for d in failed} == {"good.zip/empty.txt", "junk.txt"}
+    assert all(d["error"] for d in failed)
