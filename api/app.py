@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from pydantic import BaseModel
@@ -61,6 +62,7 @@ def _session(request: Request) -> Iterator[Session]:
 
 
 Db = Annotated[Session, Depends(_session)]
+DocId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 def role(grant: str) -> Any:
@@ -132,9 +134,9 @@ def create_app(db_url: str) -> FastAPI:
         s: Db,
         state: str | None = None,
         agency: str | None = None,
-        year: int | None = None,
+        year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> list[DocumentOut]:
         q = select(Document).order_by(Document.id).limit(limit).offset(offset)
         if state:
@@ -163,21 +165,23 @@ def create_app(db_url: str) -> FastAPI:
         return found
 
     @app.get("/documents/{doc_id}", response_model=DocumentOut)
-    def document(doc_id: int, s: Db) -> DocumentOut:
+    def document(doc_id: DocId, s: Db) -> DocumentOut:
         return _doc_out(_document(s, doc_id))
 
     @app.get("/documents/{doc_id}/report")
-    def report(doc_id: int, s: Db, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    def report(doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None) -> dict[str, Any]:
         return _version(s, doc_id, version).report
 
     @app.get("/documents/{doc_id}/cells")
-    def cells(doc_id: int, s: Db, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    def cells(doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None) -> dict[str, Any]:
         from schemas.report import Report
 
         return Report.model_validate(_version(s, doc_id, version).report).cells_document()
 
     @app.get("/documents/{doc_id}/checks")
-    def checks(doc_id: int, s: Db, version: Annotated[int | None, Query(ge=1)] = None) -> list[dict[str, Any]]:
+    def checks(
+        doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None
+    ) -> list[dict[str, Any]]:
         v = _version(s, doc_id, version)
         return [
             {
@@ -194,7 +198,7 @@ def create_app(db_url: str) -> FastAPI:
         ]
 
     @app.post("/documents/{doc_id}/rerun", response_model=DocumentOut)
-    def rerun(doc_id: int, s: Db, who: str = role("upload"), llm: bool = False) -> DocumentOut:
+    def rerun(doc_id: DocId, s: Db, who: str = role("upload"), llm: bool = False) -> DocumentOut:
         doc = _document(s, doc_id)
         cfg = from_env() if llm else None
         if llm and cfg is None:

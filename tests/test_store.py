@@ -85,8 +85,12 @@ def test_same_file_twice_is_one_document_and_a_rerun_makes_no_version(db_url: st
 
 
 def test_bad_inputs_fail_alone(db_url: str, tmp_path: Path) -> None:
-    bad = {"empty.txt": b"", "junk.txt": bytes(range(256)) * 40, "scan.pdf": b"%PDF-1.7\n...", "gbk.txt":
-           (EXAMPLES / "cq-scjgj-2020.txt").read_text(encoding="utf-8").encode("gb18030")}
+    bad = {
+        "empty.txt": b"",
+        "junk.txt": bytes(range(256)) * 40,
+        "scan.pdf": b"%PDF-1.7\n...",
+        "gbk.txt": (EXAMPLES / "cq-scjgj-2020.txt").read_text(encoding="utf-8").encode("gb18030"),
+    }
     for name, data in bad.items():
         (tmp_path / name).write_bytes(data)
     states = {name: ingest(db_url, tmp_path / name)[1] for name in bad}
@@ -129,8 +133,9 @@ def test_cli_ingest_and_status(tmp_path: Path) -> None:
     env = dict(os.environ, GOUJI_DATABASE_URL=url)
 
     def gouji(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=ROOT, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+        )
 
     r = gouji("ingest", str(EXAMPLES), str(tmp_path / "missing.txt"), "--batch", "sample")
     assert r.returncode == 2 and "missing.txt: no such file or folder" in r.stderr

@@ -1,0 +1,40 @@
+"""schemathesis against the API's own OpenAPI spec on a live server: no generated request may cause a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.conftest import ROOT
+from tests.test_api import Server
+from worker.pipeline import add_document, batch, process
+from worker.store.db import session
+from worker.tokens import create_token
+
+TOKEN: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
+    db = tmp_path_factory.mktemp("fuzz") / "api.db"
+    url = f"sqlite:///{db}"
+    with session(url) as s:
+        TOKEN["admin"] = create_token(s, "fuzz", "admin")
+        for p in sorted((ROOT / "examples" / "reports").iterdir()):
+            doc, _ = add_document(s, p.read_bytes(), p.name, batch(s, "sample"))
+            process(s, doc)
+    with Server(url) as base:
+        yield schemathesis.openapi.from_url(f"{base}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN['admin']}"}, checks=[not_a_server_error])
