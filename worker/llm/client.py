@@ -30,6 +30,7 @@ from schemas.template import Version
 from worker.llm.config import LLMConfig
 from worker.llm.errors import REASKABLE, RETRYABLE, ErrorKind, LLMError
 from worker.llm.ledger import Attempt, Ledger, Purpose
+from worker.llm.ratelimit import SharedRateLimit, shared_limit
 
 _LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _LIMITS_LOCK = threading.Lock()
@@ -63,6 +64,7 @@ class TableReader:
         self.ledger = ledger
         self.client = client or make_client(cfg)
         self.sleep = sleep
+        self.limit = _shared_limit(f"{cfg.provider}:{cfg.model}")
 
     def ask(self, table: TableId, version: Version, user_prompt: str, purpose: Purpose) -> BaseModel:
         model = response_model(table, version)
@@ -75,7 +77,8 @@ class TableReader:
             http_attempts = 0
             usage = (0, 0)
             try:
-                raw, http_attempts = self._with_retries(lambda: self._send(model, messages))
+                estimate = sum(len(m["content"]) for m in messages) + self.cfg.max_output_tokens // 4
+                raw, http_attempts = self._with_retries(lambda: self._send(model, messages), estimate)
                 usage = _usage(raw)
                 parsed = self._parse(raw, model)
             except LLMError as e:
@@ -162,9 +165,11 @@ class TableReader:
 
     # -- transport -----------------------------------------------------------------------------
 
-    def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, int]:
+    def _with_retries(self, call: Callable[[], Any], estimated_tokens: int) -> tuple[Any, int]:
         limit = _in_flight(self.cfg)
         for attempt in range(1, self.cfg.max_transport_attempts + 1):
+            if self.limit is not None:  # the provider's per-minute limits, shared by every worker
+                self.limit.acquire(estimated_tokens)
             try:
                 with limit:  # held during the call only, never while waiting to retry
                     return call(), attempt
@@ -181,6 +186,16 @@ def _in_flight(cfg: LLMConfig) -> threading.BoundedSemaphore:
     """One cap per endpoint and model for the whole process: a provider's concurrency limit is global."""
     with _LIMITS_LOCK:
         return _LIMITS.setdefault((cfg.base_url, cfg.model), threading.BoundedSemaphore(max(cfg.max_in_flight, 1)))
+
+
+_SHARED: dict[str, SharedRateLimit | None] = {}
+
+
+def _shared_limit(scope: str) -> SharedRateLimit | None:
+    with _LIMITS_LOCK:
+        if scope not in _SHARED:
+            _SHARED[scope] = shared_limit(scope)
+        return _SHARED[scope]
 
 
 def to_llm_error(e: openai.APIError) -> LLMError:
