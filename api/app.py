@@ -23,7 +23,16 @@ from worker.llm.config import from_env
 from worker.pipeline import FINAL_STATES, add_document, batch, process
 from worker.status import status_lines
 from worker.store.db import session
-from worker.store.models import Batch, BatchDocument, CheckRow, Document, ExtractionRun, ReportVersion, ReviewTask
+from worker.store.models import (
+    Batch,
+    BatchDocument,
+    CheckRow,
+    CrossYearCheck,
+    Document,
+    ExtractionRun,
+    ReportVersion,
+    ReviewTask,
+)
 from worker.tasks import broker_url, enqueue
 from worker.tokens import GRANTS, lookup
 
@@ -196,6 +205,17 @@ def create_app(db_url: str) -> FastAPI:
             }
             for c in s.scalars(select(CheckRow).where(CheckRow.version_id == v.id).order_by(CheckRow.id))
         ]
+
+    @app.get("/documents/{doc_id}/cross-year")
+    def cross_year(doc_id: DocId, s: Db) -> list[dict[str, Any]]:
+        """X.* checks against the agency's neighbouring years, where they are stored."""
+        ids = [v.id for v in _document(s, doc_id).versions]
+        rows = s.scalars(
+            select(CrossYearCheck).where(
+                CrossYearCheck.prev_version_id.in_(ids) | CrossYearCheck.cur_version_id.in_(ids)
+            )
+        )
+        return [{"year_prev": r.year_prev, "year": r.year, "failed": r.failed, "checks": r.checks} for r in rows]
 
     @app.post("/documents/{doc_id}/rerun", response_model=DocumentOut)
     def rerun(doc_id: DocId, s: Db, who: str = role("upload"), llm: bool = False) -> DocumentOut:

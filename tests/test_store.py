@@ -143,3 +143,24 @@ def test_cli_ingest_and_status(tmp_path: Path) -> None:
     r = gouji("status", "--batch", "sample")
     assert r.returncode == 0 and "batch sample: 4 accepted, 1 review" in r.stdout and "open review tasks: 1" in r.stdout
     assert gouji("db", "upgrade").returncode == 0
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpus not present")
+def test_cross_year_checks_link_years_even_when_they_arrive_later(db_url: str) -> None:
+    from worker.agencies import merge
+    from worker.store.models import CrossYearCheck
+
+    ingest(db_url, SHARED / "reports" / "hongze-2024.txt")  # the later year arrives first
+    ingest(db_url, SHARED / "reports" / "hongze-2023.txt")
+    assert count(db_url, CrossYearCheck) == 0  # printed "洪泽区人民政府" vs "淮安市洪泽区人民政府": not yet one agency
+    with session(db_url) as s:
+        merge(s, "洪泽区人民政府", into="淮安市洪泽区人民政府")
+    with session(db_url) as s:
+        row = s.scalars(select(CrossYearCheck)).one()
+        assert (row.year_prev, row.year) == (2023, 2024)
+        by_id = {(c["id"], c["args"].get("row", c["args"].get("column"))): c for c in row.checks if not c["lenient"]}
+        assert by_id[("X.T3.carry", "total")]["status"] == "pass"
+        valid = by_id[("X.T2_2021.valid", "art20_1.normative_documents")]
+        assert (valid["status"], valid["lhs"]) == ("pass", 8)  # 5 + 3 − 0 (spec §5.5)
+    ingest(db_url, SHARED / "reports" / "hongze-2024.txt")  # the same again: nothing new
+    assert count(db_url, CrossYearCheck) == 1

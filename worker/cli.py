@@ -23,6 +23,7 @@ from schemas.cells import NOT_PRINTED, Cell
 from schemas.localise import propose_fixes
 from schemas.report import CheckResult, Report, json_schema, report_from_cells
 from schemas.rules import evaluate_cross_year
+from worker.agencies import merge
 from worker.export import FORMATS, Format, export_bytes
 from worker.extract.report import extract_report
 from worker.llm.config import LLMConfig, from_env
@@ -34,7 +35,7 @@ from worker.normalise.errors import InputError
 from worker.pipeline import FINAL_STATES, Outcome, add_document, batch, process, record_failure
 from worker.status import status_lines
 from worker.store.db import DEFAULT_URL, session, upgrade
-from worker.store.models import Document
+from worker.store.models import CrossYearCheck, Document
 from worker.synth import STYLES, Style, write_corpus
 from worker.tasks import QUEUES, broker_url, enqueue
 from worker.tasks import app as celery_app
@@ -449,6 +450,25 @@ def export(fmt: Format, out_file: Path, batch_name: str | None, db_url: str) -> 
     tmp.write_bytes(data)
     tmp.replace(out_file)
     click.echo(f"{out_file}: {len(data)} bytes")
+
+
+@main.group()
+def agency() -> None:
+    """Agencies across years."""
+
+
+@agency.command("alias")
+@click.argument("alias")
+@click.option("--into", required=True, help="The agency name the alias belongs to.")
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+def agency_alias(alias: str, into: str, db_url: str) -> None:
+    """Merge printed name ALIAS into the agency INTO; the cross-year checks are recomputed."""
+    with session(db_url) as s:
+        target = merge(s, alias, into)
+        rows = s.scalars(select(CrossYearCheck).where(CrossYearCheck.agency_id == target.id)).all()
+        click.echo(f"{alias} → {target.name}: {len(rows)} cross-year comparison(s)")
+        for r in rows:
+            click.echo(f"    {r.year_prev} → {r.year}: {len(r.checks)} checks, {r.failed} failed")
 
 
 @main.group()

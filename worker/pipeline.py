@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.report import Report
+from worker.agencies import link
 from worker.extract.report import EXTRACTOR, extract_report
 from worker.llm.config import LLMConfig
 from worker.llm.extract import extract_with_llm
@@ -105,10 +106,11 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
         report = extract_with_llm(normalised, llm) if llm is not None else extract_report(normalised)
     except Exception as e:  # a crash on one document is a dead letter, never a lost batch
         return _fail(s, doc, run, "extract", f"{type(e).__name__}: {e}", traceback.format_exc())
-    version = store_version(s, doc, run, report, "extractor")
-    reasons = review_reasons(report)
     doc.agency, doc.report_year = report.report.agency, report.report.report_year
     doc.template_version = report.template_version
+    version = store_version(s, doc, run, report, "extractor")
+    link(s, doc)
+    reasons = review_reasons(report)
     if report.refused is not None:
         doc.state = "refused"
         doc.error = f"{report.refused.code}: {report.refused.detail}"

@@ -52,6 +52,7 @@ class Document(Base):
     # received → accepted | review | refused | failed
     state: Mapped[str] = mapped_column(String(20), default="received", index=True)
     agency: Mapped[str | None] = mapped_column(String(200), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"), index=True)
     report_year: Mapped[int | None] = mapped_column(index=True)
     template_version: Mapped[str | None] = mapped_column(String(10))
     error: Mapped[str | None] = mapped_column(Text)
@@ -166,4 +167,34 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(20))  # uploader | reviewer | admin
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Agency(Base):
+    """One publishing body across years; several printed names can point at it (aliases)."""
+
+    __tablename__ = "agencies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class AgencyAlias(Base):
+    __tablename__ = "agency_aliases"
+    alias: Mapped[str] = mapped_column(String(200), primary_key=True)  # normalised printed name
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+
+
+class CrossYearCheck(Base):
+    """The X.* checks between two consecutive years' newest versions (recomputed when either changes)."""
+
+    __tablename__ = "cross_year_checks"
+    __table_args__ = (UniqueConstraint("prev_version_id", "cur_version_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    year_prev: Mapped[int]
+    year: Mapped[int]
+    prev_version_id: Mapped[int] = mapped_column(ForeignKey("report_versions.id", ondelete="CASCADE"))
+    cur_version_id: Mapped[int] = mapped_column(ForeignKey("report_versions.id", ondelete="CASCADE"))
+    checks: Mapped[list[Any]] = mapped_column(default=list)
+    failed: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=now)
