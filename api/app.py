@@ -15,14 +15,14 @@ from fastapi import Path as PathParam
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from worker.export import FORMATS, MEDIA_TYPES, export_bytes
 from worker.llm.config import from_env
 from worker.pipeline import FINAL_STATES, add_document, batch, process
 from worker.status import status_lines
-from worker.store.db import session
+from worker.store.db import database_url, session
 from worker.store.models import (
     Batch,
     BatchDocument,
@@ -88,6 +88,11 @@ def role(grant: str) -> Any:
         return token.name
 
     return Depends(check)
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory` with several worker processes (they read GOUJI_DATABASE_URL)."""
+    return create_app(database_url())
 
 
 def create_app(db_url: str) -> FastAPI:
@@ -177,9 +182,19 @@ def create_app(db_url: str) -> FastAPI:
     def document(doc_id: DocId, s: Db) -> DocumentOut:
         return _doc_out(_document(s, doc_id))
 
-    @app.get("/documents/{doc_id}/report")
-    def report(doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None) -> dict[str, Any]:
-        return _version(s, doc_id, version).report
+    @app.get(
+        "/documents/{doc_id}/report",
+        responses={200: {"content": {"application/json": {}}, "description": "The canonical report (spec §7)"}},
+    )
+    def report(doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None) -> Response:
+        # The stored JSON text goes out as it is: parsing and re-serialising ~100 KB per read would
+        # dominate the latency.
+        q = select(cast(ReportVersion.report, Text)).where(ReportVersion.document_id == doc_id)
+        q = q.where(ReportVersion.version_no == version) if version else q.order_by(ReportVersion.version_no.desc())
+        text = s.scalar(q.limit(1))
+        if text is None:
+            _version(s, doc_id, version)  # raises the precise 404
+        return Response(text, media_type="application/json")
 
     @app.get("/documents/{doc_id}/cells")
     def cells(doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None) -> dict[str, Any]:

@@ -68,9 +68,10 @@ def merge(s: Session, alias: str, into: str) -> Agency:
     return target
 
 
-def _newest(s: Session, agency_id: int, year: int) -> ReportVersion | None:
+def _newest(s: Session, agency_id: int, year: int) -> int | None:
+    """Id of the newest version of the agency's report for `year` (ids only: reports are large)."""
     q = (
-        select(ReportVersion)
+        select(ReportVersion.id)
         .join(Document)
         .where(Document.agency_id == agency_id, Document.report_year == year)
         .order_by(ReportVersion.created_at.desc(), ReportVersion.id.desc())
@@ -83,17 +84,19 @@ def recheck(s: Session, agency_id: int, prev_years: set[int]) -> list[CrossYearC
     """For each Y−1 in `prev_years`: the X.* checks between the newest versions of years Y−1 and Y."""
     out = []
     for prev_year in sorted(prev_years):
-        prev, cur = _newest(s, agency_id, prev_year), _newest(s, agency_id, prev_year + 1)
-        if prev is None or cur is None:
+        prev_id, cur_id = _newest(s, agency_id, prev_year), _newest(s, agency_id, prev_year + 1)
+        if prev_id is None or cur_id is None:
             continue
         existing = s.scalar(
             select(CrossYearCheck).where(
-                CrossYearCheck.prev_version_id == prev.id, CrossYearCheck.cur_version_id == cur.id
+                CrossYearCheck.prev_version_id == prev_id, CrossYearCheck.cur_version_id == cur_id
             )
         )
         if existing is not None:
             out.append(existing)
             continue
+        prev, cur = s.get(ReportVersion, prev_id), s.get(ReportVersion, cur_id)
+        assert prev is not None and cur is not None
         p, c = Report.model_validate(prev.report), Report.model_validate(cur.report)
         pl, cl = p.layout_obj(), c.layout_obj()
         if pl is None or cl is None:

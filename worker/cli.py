@@ -7,6 +7,7 @@ Exit codes are part of the interface: 0 all good, 1 some check failed (or a cell
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -412,14 +413,15 @@ def status(batch_name: str | None, db_url: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Server processes.")
 @click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def serve(host: str, port: int, db_url: str) -> None:
+def serve(host: str, port: int, db_url: str, workers: int) -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the database; uploads run in-process unless a broker is set."""
     import uvicorn
 
-    from api.app import create_app
-
-    uvicorn.run(create_app(db_url), host=host, port=port, log_level="info")
+    upgrade(db_url)  # once, before any server process starts
+    os.environ["GOUJI_DATABASE_URL"] = db_url
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 @main.group()

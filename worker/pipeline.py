@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -142,36 +142,38 @@ def store_version(s: Session, doc: Document, run: ExtractionRun | None, report: 
     )
     s.add(version)
     s.flush()
-    for key, cell in report.flat_cells().items():
-        value = cell.model_dump(mode="json")["value"]
-        s.add(
-            CellRow(
-                version_id=version.id,
-                key=key,
-                value=None if value is None else str(value),
-                status=cell.status,
-                raw=cell.raw,
-                unit=cell.unit,
-                flags=list(cell.flags),
-                span_start=cell.prov.start if cell.prov else None,
-                span_end=cell.prov.end if cell.prov else None,
-            )
-        )
-    for c in report.checks:
-        s.add(
-            CheckRow(
-                version_id=version.id,
-                check_id=c.id,
-                args=c.args,
-                severity=c.severity,
-                status=c.status,
-                lenient=c.lenient,
-                lhs=None if c.lhs is None else str(c.lhs),
-                rhs=None if c.rhs is None else str(c.rhs),
-                source_anomaly=c.source_anomaly,
-            )
-        )
-    s.flush()
+    cells = [
+        {
+            "version_id": version.id,
+            "key": key,
+            "value": None if cell.value is None else str(cell.value),
+            "status": cell.status,
+            "raw": cell.raw,
+            "unit": cell.unit,
+            "flags": list(cell.flags),
+            "span_start": cell.prov.start if cell.prov else None,
+            "span_end": cell.prov.end if cell.prov else None,
+        }
+        for key, cell in report.flat_cells().items()
+    ]
+    checks = [
+        {
+            "version_id": version.id,
+            "check_id": c.id,
+            "args": c.args,
+            "severity": c.severity,
+            "status": c.status,
+            "lenient": c.lenient,
+            "lhs": None if c.lhs is None else str(c.lhs),
+            "rhs": None if c.rhs is None else str(c.rhs),
+            "source_anomaly": c.source_anomaly,
+        }
+        for c in report.checks
+    ]
+    if cells:  # bulk inserts: a report has ~200 cells and ~150 checks
+        s.execute(insert(CellRow), cells)
+    if checks:
+        s.execute(insert(CheckRow), checks)
     return version
 
 
