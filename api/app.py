@@ -130,16 +130,12 @@ def create_app(db_url: str) -> FastAPI:
         b = s.scalar(select(Batch).where(Batch.name == name))
         if b is None:
             raise HTTPException(404, f"no batch named {name!r}")
-        rows = (
-            s.execute(
-                select(Document.state, func.count())
-                .join(BatchDocument)
-                .where(BatchDocument.batch_id == b.id)
-                .group_by(Document.state)
-            )
-            .tuples()
-            .all()
-        )
+        rows = s.execute(
+            select(Document.state, func.count())
+            .join(BatchDocument)
+            .where(BatchDocument.batch_id == b.id)
+            .group_by(Document.state)
+        ).all()
         states = dict(rows)
         return BatchOut(name=name, documents=sum(states.values()), states=states)
 
@@ -276,7 +272,7 @@ class _Collector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with session(self.db_url) as s:
             docs = GaugeMetricFamily("gouji_documents", "Documents by state", labels=["state"])
-            counts = dict(s.execute(select(Document.state, func.count()).group_by(Document.state)).tuples().all())
+            counts = dict(s.execute(select(Document.state, func.count()).group_by(Document.state)).all())
             for state in ("received", *FINAL_STATES):
                 docs.add_metric([state], counts.get(state, 0))
             yield docs

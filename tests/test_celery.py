@@ -120,7 +120,7 @@ def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
 
 def states(db: str) -> dict[str, int]:
     with session(db) as s:
-        return dict(s.execute(select(Document.state, func.count()).group_by(Document.state)).tuples().all())
+        return dict(s.execute(select(Document.state, func.count()).group_by(Document.state)).all())
 
 
 def wait_until(db: str, total: int, seconds: float) -> dict[str, int]:

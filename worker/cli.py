@@ -382,7 +382,7 @@ def _wait_for(db_url: str, ids: list[int], seconds: float) -> dict[int, str]:
     deadline = time.monotonic() + seconds
     while True:
         with session(db_url) as s:
-            states = dict(s.execute(select(Document.id, Document.state).where(Document.id.in_(ids))).tuples().all())
+            states = dict(s.execute(select(Document.id, Document.state).where(Document.id.in_(ids))).all())
         if all(states.get(i) in FINAL_STATES for i in ids) or time.monotonic() > deadline:
             return states
         time.sleep(0.5)

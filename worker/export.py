@@ -65,7 +65,7 @@ def latest_versions(s: Session, batch_name: str | None = None) -> list[Latest]:
     )
     if batch_name is not None:
         q = q.join(BatchDocument, BatchDocument.document_id == Document.id).join(Batch).where(Batch.name == batch_name)
-    return [Latest(d, v) for d, v in s.execute(q).tuples().all()]
+    return [Latest(d, v) for d, v in s.execute(q).all()]
 
 
 def long_rows(s: Session, batch_name: str | None = None) -> Iterator[dict[str, Any]]:

@@ -19,7 +19,7 @@ def status_lines(s: Session, batch_name: str | None = None) -> list[str]:
             BatchDocument.batch_id == b.id
         )
         scope = f"batch {batch_name}"
-    counts = dict(s.execute(query).tuples().all())
+    counts = dict(s.execute(query).all())
     lines = [f"{scope}: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "empty")]
     open_tasks = s.scalar(select(func.count()).select_from(ReviewTask).where(ReviewTask.state == "open")) or 0
     lines.append(f"open review tasks: {open_tasks}")
