@@ -93,13 +93,16 @@ def test_bad_inputs_fail_alone(db_url: str, tmp_path: Path) -> None:
     }
     for name, data in bad.items():
         (tmp_path / name).write_bytes(data)
-    states = {name: ingest(db_url, tmp_path / name)[1] for name in bad}
-    assert states == {"empty.txt": "failed", "junk.txt": "failed", "scan.pdf": "failed", "gbk.txt": "accepted"}
+    seed_text = (EXAMPLES / "cq-scjgj-2020.txt").read_text(encoding="utf-8")
+    (tmp_path / "utf16.txt").write_bytes(seed_text.replace("2020年", "2020 年", 1).encode("utf-16"))
+    states = {name: ingest(db_url, tmp_path / name)[1] for name in [*bad, "utf16.txt"]}
+    assert states == {"empty.txt": "failed", "junk.txt": "failed", "scan.pdf": "failed", "gbk.txt": "accepted",
+                      "utf16.txt": "accepted"}
     with session(db_url) as s:
         errors = {f.file_name: (f.stage, f.error) for f in s.scalars(select(Failure))}
     assert errors["empty.txt"] == ("normalise", "empty file")
     assert "PDF" in errors["scan.pdf"][1]
-    assert count(db_url, ReportVersion) == 1
+    assert count(db_url, ReportVersion) == 2  # gbk.txt and utf16.txt
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpus not present")
