@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, SummaryMetricFamily
 from pydantic import BaseModel
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from worker.store.models import (
     ReportVersion,
     ReviewTask,
 )
-from worker.tasks import broker_url, enqueue
+from worker.tasks import broker_url, enqueue, queue_depths
 from worker.tokens import GRANTS, lookup
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -269,7 +269,7 @@ class _Collector:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | SummaryMetricFamily]:
         with session(self.db_url) as s:
             docs = GaugeMetricFamily("gouji_documents", "Documents by state", labels=["state"])
             counts = dict(s.execute(select(Document.state, func.count()).group_by(Document.state)).all())
@@ -291,6 +291,22 @@ class _Collector:
             tokens.add_metric(["output"], t_out)
             yield tokens
             yield GaugeMetricFamily("gouji_llm_cost_usd", "Estimated LLM cost of recorded runs", value=cost)
+            stages = SummaryMetricFamily(
+                "gouji_stage_seconds", "Time per pipeline stage (recorded runs)", labels=["stage"]
+            )
+            totals: dict[str, list[float]] = {}
+            for timings in s.scalars(select(ExtractionRun.timings)):
+                for stage, seconds in (timings or {}).items():
+                    totals.setdefault(stage, []).append(float(seconds))
+            for stage, xs in sorted(totals.items()):
+                stages.add_metric([stage], count_value=len(xs), sum_value=sum(xs))
+            yield stages
+        depth = queue_depths()
+        if depth:
+            queues = GaugeMetricFamily("gouji_queue_depth", "Messages waiting per Celery queue", labels=["queue"])
+            for q, n in depth.items():
+                queues.add_metric([q], n)
+            yield queues
 
 
 def _doc_out(doc: Document) -> DocumentOut:

@@ -110,6 +110,7 @@ def test_upload_read_and_export(api: tuple[httpx.Client, dict[str, str]]) -> Non
     assert client.get("/export.exe").status_code == 404
     metrics = client.get("/metrics").text
     assert 'gouji_documents{state="accepted"} 2.0' in metrics and "gouji_review_backlog 0.0" in metrics
+    assert 'gouji_stage_seconds_count{stage="extract"} 2.0' in metrics and 'stage="store"' in metrics
     assert client.get("/healthz").json() == {"status": "ok"}
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/batches/{name}/documents", "/documents/{doc_id}/report", "/export.{fmt}", "/metrics"} <= set(paths)

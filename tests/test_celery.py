@@ -144,8 +144,12 @@ def ingest(env: dict[str, str], path: Path, *extra: str) -> subprocess.Completed
     )
 
 
-def test_workers_process_a_batch(redis: Redis, pg_url: str, tmp_path: Path) -> None:
+def test_workers_process_a_batch(redis: Redis, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.tasks import QUEUES, queue_depths
+
     env = env_for(redis, pg_url)
+    monkeypatch.setenv("GOUJI_BROKER_URL", redis.url)
+    assert queue_depths() == dict.fromkeys(QUEUES, 0)
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         r = ingest(env, ROOT / "examples" / "reports", "--wait", "90")

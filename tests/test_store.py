@@ -96,8 +96,13 @@ def test_bad_inputs_fail_alone(db_url: str, tmp_path: Path) -> None:
     seed_text = (EXAMPLES / "cq-scjgj-2020.txt").read_text(encoding="utf-8")
     (tmp_path / "utf16.txt").write_bytes(seed_text.replace("2020年", "2020 年", 1).encode("utf-16"))
     states = {name: ingest(db_url, tmp_path / name)[1] for name in [*bad, "utf16.txt"]}
-    assert states == {"empty.txt": "failed", "junk.txt": "failed", "scan.pdf": "failed", "gbk.txt": "accepted",
-                      "utf16.txt": "accepted"}
+    assert states == {
+        "empty.txt": "failed",
+        "junk.txt": "failed",
+        "scan.pdf": "failed",
+        "gbk.txt": "accepted",
+        "utf16.txt": "accepted",
+    }
     with session(db_url) as s:
         errors = {f.file_name: (f.stage, f.error) for f in s.scalars(select(Failure))}
     assert errors["empty.txt"] == ("normalise", "empty file")

@@ -10,6 +10,7 @@ and inside Celery tasks; a failure lands in the dead-letter table with its stage
 from __future__ import annotations
 
 import hashlib
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -97,19 +98,30 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
         )
         s.add(run)
         s.flush()
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        timings[stage] = round(time.perf_counter() - clock, 4)
+        clock = time.perf_counter()
+
     try:
         normalised = read_bytes(doc.content, doc.file_name)
     except InputError as e:
         return _fail(s, doc, run, "normalise", e.problem, None)
     doc.media_type = normalised.media_type
+    lap("normalise")
     try:
         report = extract_with_llm(normalised, llm) if llm is not None else extract_report(normalised)
     except Exception as e:  # a crash on one document is a dead letter, never a lost batch
         return _fail(s, doc, run, "extract", f"{type(e).__name__}: {e}", traceback.format_exc())
+    lap("extract")  # includes validation: the checks run as part of every reading
     doc.agency, doc.report_year = report.report.agency, report.report.report_year
     doc.template_version = report.template_version
     version = store_version(s, doc, run, report, "extractor")
     link(s, doc)
+    lap("store")
     reasons = review_reasons(report)
     if report.refused is not None:
         doc.state = "refused"
@@ -120,6 +132,8 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
     else:
         doc.state = "accepted"
     run.usage = (report.llm or {}).get("ledger")
+    lap("route")
+    run.timings = timings
     run.finished_at = now()
     s.flush()
     return Outcome(doc.file_name, doc.id, doc.state, new_version=True, detail=", ".join(reasons) or None)

@@ -94,3 +94,17 @@ def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) ->
 
 def enqueue(document_id: int, use_llm: bool, db_url: str) -> None:
     process_task.apply_async(args=[document_id, use_llm, db_url], queue="llm" if use_llm else "cpu")
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting per queue (Redis lists named after the queues); empty without a Redis broker."""
+    url = broker_url()
+    if not url or not url.startswith("redis"):
+        return {}
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1)
+        return {q: int(client.llen(q)) for q in QUEUES}
+    except redis.RedisError:
+        return {}

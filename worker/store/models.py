@@ -69,6 +69,7 @@ class ExtractionRun(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # seconds per stage
     started_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None]
 
