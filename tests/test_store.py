@@ -172,3 +172,16 @@ def test_cross_year_checks_link_years_even_when_they_arrive_later(db_url: str) -
         assert (valid["status"], valid["lhs"]) == ("pass", 8)  # 5 + 3 − 0 (spec §5.5)
     ingest(db_url, SHARED / "reports" / "hongze-2024.txt")  # the same again: nothing new
     assert count(db_url, CrossYearCheck) == 1
+
+
+def test_requeue_finds_documents_that_never_finished(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'stuck.db'}"
+    with session(url) as s:  # stored but never processed: as if its message had been lost
+        add_document(s, (EXAMPLES / "cq-scjgj-2020.txt").read_bytes(), "seed.txt", batch(s, "b"))
+    env = dict(os.environ, GOUJI_DATABASE_URL=url)
+    env.pop("GOUJI_BROKER_URL", None)
+    r = subprocess.run([sys.executable, "-m", "worker.cli", "requeue", "--older-than", "0"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "1 stuck document(s) processed" in r.stdout
+    with session(url) as s:
+        assert s.scalars(select(Document.state)).all() == ["accepted"]

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -398,6 +398,31 @@ def worker_cmd(concurrency: int, queues: str, loglevel: str) -> None:
         click.echo("error: set GOUJI_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True)
         sys.exit(BAD_INPUT)
     celery_app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-n", "gouji@%h"])
+
+
+@main.command()
+@click.option(
+    "--older-than", default=600.0, show_default=True, help="Seconds a document may wait before it counts as stuck."
+)
+@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
+@click.option("--broker", envvar="GOUJI_BROKER_URL", default=None)
+def requeue(older_than: float, db_url: str, broker: str | None) -> None:
+    """Send again every document still waiting (state received) after --older-than seconds.
+
+    The database is the system of record: whatever happened to a message, a document that never reached a
+    final state is found here and processed again (idempotently)."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    with session(db_url) as s:
+        stuck = list(s.scalars(select(Document.id).where(Document.state == "received", Document.updated_at < cutoff)))
+    for doc_id in stuck:
+        if broker is not None:
+            enqueue(doc_id, False, db_url)
+        else:
+            with session(db_url) as s:
+                doc = s.get(Document, doc_id)
+                if doc is not None:
+                    process(s, doc)
+    click.echo(f"{len(stuck)} stuck document(s) {'queued again' if broker else 'processed'}")
 
 
 @main.command()
