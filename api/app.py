@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from schemas.report import Report
 from worker.export import FORMATS, MEDIA_TYPES, export_bytes
-from worker.llm.config import from_env
+from worker.llm.config import LLMConfig, from_env
 from worker.pipeline import FINAL_STATES, add_document, batch, process
 from worker.status import status_lines
 from worker.store.db import database_url, session
@@ -99,6 +100,19 @@ def create_app(db_url: str) -> FastAPI:
     app = FastAPI(title="gouji", version="0.1.0", description=__doc__)
     app.state.db_url = db_url
 
+    def _llm(wanted: bool) -> LLMConfig | None:
+        cfg = from_env() if wanted else None
+        if wanted and cfg is None:
+            raise HTTPException(400, "llm=true but the server has no GOUJI_LLM_* configuration")
+        return cfg
+
+    def _dispatch(s: Session, doc: Document, cfg: LLMConfig | None) -> None:
+        """Queue the document for the workers when a broker is configured, else process it here."""
+        if broker_url():
+            enqueue(doc.id, cfg is not None, db_url)
+        else:
+            process(s, doc, cfg)
+
     @app.get("/healthz")
     def healthz(s: Db) -> dict[str, str]:
         s.execute(select(1))
@@ -108,20 +122,15 @@ def create_app(db_url: str) -> FastAPI:
     def upload(
         name: str, s: Db, files: Annotated[list[UploadFile], File()], who: str = role("upload"), llm: bool = False
     ) -> UploadOut:
-        cfg = from_env() if llm else None
-        if llm and cfg is None:
-            raise HTTPException(400, "llm=true but the server has no GOUJI_LLM_* configuration")
+        cfg = _llm(llm)
         entries, rejected = _unpack(files)
         b = batch(s, name)
         accepted = []
         for file_name, data in entries:
             doc, _ = add_document(s, data, file_name, b)
+            s.commit()  # before a worker may look for it
+            _dispatch(s, doc, cfg)
             s.commit()
-            if broker_url():
-                enqueue(doc.id, cfg is not None, db_url)
-            else:
-                process(s, doc, cfg)
-                s.commit()
             accepted.append(_doc_out(doc))
         return UploadOut(batch=name, accepted=accepted, rejected=rejected)
 
@@ -194,8 +203,6 @@ def create_app(db_url: str) -> FastAPI:
 
     @app.get("/documents/{doc_id}/cells")
     def cells(doc_id: DocId, s: Db, version: Annotated[int | None, Query(ge=1, le=10**6)] = None) -> dict[str, Any]:
-        from schemas.report import Report
-
         return Report.model_validate(_version(s, doc_id, version).report).cells_document()
 
     @app.get("/documents/{doc_id}/checks")
@@ -231,13 +238,7 @@ def create_app(db_url: str) -> FastAPI:
     @app.post("/documents/{doc_id}/rerun", response_model=DocumentOut)
     def rerun(doc_id: DocId, s: Db, who: str = role("upload"), llm: bool = False) -> DocumentOut:
         doc = _document(s, doc_id)
-        cfg = from_env() if llm else None
-        if llm and cfg is None:
-            raise HTTPException(400, "llm=true but the server has no GOUJI_LLM_* configuration")
-        if broker_url():
-            enqueue(doc.id, cfg is not None, db_url)
-        else:
-            process(s, doc, cfg)
+        _dispatch(s, doc, _llm(llm))
         return _doc_out(doc)
 
     @app.get("/export.{fmt}", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})

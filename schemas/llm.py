@@ -18,7 +18,6 @@ from schemas.template import (
     APPLICANT_COLUMNS,
     LP_SUBTOTAL,
     SINGLE_ROW,
-    SUB_ROWS_2021,
     T4_GROUPS,
     T4_LEAVES,
     TABLE2,
@@ -85,7 +84,3 @@ def response_model(table: TableId, version: Version) -> type[BaseModel]:
 
 def all_response_models() -> list[type[BaseModel]]:
     return [response_model(t, v) for t in TABLES for v in ("2019", "2021")]
-
-
-def sub_rows_2021() -> tuple[str, ...]:
-    return tuple(r.key for r in SUB_ROWS_2021)

@@ -391,7 +391,3 @@ def json_schema() -> dict[str, Any]:
     schema = Report.model_json_schema(by_alias=True)
     schema["$id"] = SCHEMA_ID
     return schema
-
-
-def report_from_json(text: str) -> Report:
-    return Report.model_validate_json(text)

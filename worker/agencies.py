@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from schemas.report import Report
@@ -115,7 +115,3 @@ def recheck(s: Session, agency_id: int, prev_years: set[int]) -> list[CrossYearC
         out.append(row)
     s.flush()
     return out
-
-
-def count_agencies(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(Agency)) or 0
