@@ -86,3 +86,5 @@ class Cell(BaseModel):
 # Flag of a cell the layout keeps although this report's form variant has no such cell (D09's 2021
 # sub-rows): missing by design, not a cell anyone failed to read.
 NOT_PRINTED = "not_printed"
+# Flag of a reported value that is not found at its provenance span: kept, but never accepted unreviewed.
+NOT_GROUNDED = "not_grounded"

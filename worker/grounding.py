@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from schemas.cells import Cell
+from schemas.cells import NOT_GROUNDED, Cell
 from schemas.report import CheckResult, Report
 from worker.extract.values import digits_of
 
@@ -36,8 +36,8 @@ def ground(report: Report, text: str) -> list[CheckResult]:
     for key, cell in report.flat_cells().items():
         if grounded(cell, text):
             continue
-        if "not_grounded" not in cell.flags:
-            cell.flags.append("not_grounded")
+        if NOT_GROUNDED not in cell.flags:
+            cell.flags.append(NOT_GROUNDED)
         out.append(
             CheckResult(
                 id="G.grounded",

@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from schemas.cells import NOT_GROUNDED, NOT_PRINTED
 from schemas.report import Report
 from worker.agencies import link
 from worker.extract.report import EXTRACTOR, extract_report
@@ -201,11 +202,11 @@ def review_reasons(report: Report) -> list[str]:
     if any(c.status == "fail" and not c.lenient and c.severity == "error" for c in report.checks):
         reasons.append("identity_failed")
     cells = report.flat_cells().values()
-    if any("not_grounded" in c.flags for c in cells):
+    if any(NOT_GROUNDED in c.flags for c in cells):
         reasons.append("not_grounded")
     if any(routes_to_review(c) for c in cells):
         reasons.append("readings_disagree")
-    if any(c.status in ("unparseable", "missing") and "not_printed" not in c.flags for c in cells):
+    if any(c.status in ("unparseable", "missing") and NOT_PRINTED not in c.flags for c in cells):
         reasons.append("cells_unread")
     return reasons
 

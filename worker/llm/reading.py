@@ -12,14 +12,13 @@ import re
 
 from pydantic import BaseModel
 
-from schemas.cells import Cell, Prov
+from schemas.cells import NOT_GROUNDED, Cell, Prov
 from schemas.llm import TableId, flat_key
 from schemas.template import CellSpec, Layout, cell_specs
 from worker.extract.values import digits_of, parse_cell
 
 LLM_FLAG = "llm"
 IN_FUSED_RUN = "in_fused_run"
-NOT_GROUNDED = "not_grounded"
 
 
 def answer_cells(answer: BaseModel, table: TableId, layout: Layout) -> tuple[dict[str, Cell], list[str]]:
