@@ -185,3 +185,21 @@ def test_requeue_finds_documents_that_never_finished(tmp_path: Path) -> None:
     assert r.returncode == 0 and "1 stuck document(s) processed" in r.stdout
     with session(url) as s:
         assert s.scalars(select(Document.state)).all() == ["accepted"]
+
+
+def test_concurrent_reports_of_a_new_agency_make_one_agency(db_url: str) -> None:
+    """Two workers meeting the same new agency at once: one row wins, the other finds it (no lost task)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite serialises writers; the race needs a server")
+    from worker.agencies import agency_for
+    from worker.store.models import Agency
+
+    upgrade(db_url)
+
+    def one(_: int) -> int:
+        with session(db_url) as s:
+            return agency_for(s, "某县 人民政府").id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(one, range(8)))
+    assert len(ids) == 1 and count(db_url, Agency) == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.report import Report
@@ -27,16 +28,20 @@ def normalise_name(name: str) -> str:
 def agency_for(s: Session, printed: str) -> Agency:
     key = normalise_name(printed)
     alias = s.get(AgencyAlias, key)
-    if alias is not None:
-        found = s.get(Agency, alias.agency_id)
-        assert found is not None
-        return found
-    agency = Agency(name=key)
-    s.add(agency)
-    s.flush()
-    s.add(AgencyAlias(alias=key, agency_id=agency.id))
-    s.flush()
-    return agency
+    if alias is None:
+        try:
+            with s.begin_nested():  # two workers may meet the same new agency at once; one wins the key
+                agency = Agency(name=key)
+                s.add(agency)
+                s.flush()
+                s.add(AgencyAlias(alias=key, agency_id=agency.id))
+            return agency
+        except IntegrityError:
+            alias = s.get(AgencyAlias, key)
+            assert alias is not None
+    found = s.get(Agency, alias.agency_id)
+    assert found is not None
+    return found
 
 
 def link(s: Session, doc: Document) -> list[CrossYearCheck]:

@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 from celery import Celery
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from worker.llm.config import from_env
 from worker.llm.errors import LLMError
@@ -66,14 +66,18 @@ def process_task(self: Any, document_id: int, use_llm: bool = False, db_url: str
             if doc is None:
                 return "missing"
             return process(s, doc, cfg).state
-    except (OperationalError, LLMError) as e:
+    except (OperationalError, IntegrityError, LLMError) as e:  # IntegrityError: a concurrent insert won a key
         if isinstance(e, LLMError) and e.kind not in ("rate_limited", "server_error", "timeout", "connection"):
+            _dead_letter(url, document_id, e, self.request.retries + 1)
             raise
         if self.request.retries >= MAX_RETRIES:
             _dead_letter(url, document_id, e, self.request.retries + 1)
             raise
         backoff = min(2**self.request.retries, 60) * (0.5 + random.random())  # exponential, with jitter
         raise self.retry(exc=e, countdown=backoff) from e
+    except Exception as e:  # anything else: a dead letter, never a document silently left behind
+        _dead_letter(url, document_id, e, self.request.retries + 1)
+        raise
 
 
 def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) -> None:
