@@ -30,23 +30,41 @@ from schemas.template import Version
 from worker.llm.config import LLMConfig
 from worker.llm.errors import REASKABLE, RETRYABLE, ErrorKind, LLMError
 from worker.llm.ledger import Attempt, Ledger, Purpose
-from worker.llm.ratelimit import SharedRateLimit, shared_limit
+from worker.llm.ratelimit import shared_limit
 
 _LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _LIMITS_LOCK = threading.Lock()
 
 
-_CLIENTS: dict[tuple[str, str, float], OpenAI] = {}
+_CLIENTS: dict[tuple[str, str, float, str], OpenAI] = {}
 
 
 def make_client(cfg: LLMConfig) -> OpenAI:
-    """One client per endpoint, key and timeout for the process: building one costs an SSL context
+    """One client per endpoint, key, timeout and model for the process: building one costs an SSL context
     (50-190 ms), and the client is thread-safe. Retries are ours (counted in the ledger), so the SDK's
-    own are off."""
-    key = (cfg.base_url, cfg.api_key, cfg.timeout_s)
+    own are off. The shared rate limit is taken in the HTTP client's request hook, the moment a request
+    goes on the wire: taken earlier, slow work between (the SDK's first lazy imports can take a second in
+    a fresh process) would let a window's calls arrive in the next one."""
+    scope = f"{cfg.provider}:{cfg.model}"
+    key = (cfg.base_url, cfg.api_key, cfg.timeout_s, scope)
     with _LIMITS_LOCK:
         if key not in _CLIENTS:
-            _CLIENTS[key] = OpenAI(base_url=cfg.base_url, api_key=cfg.api_key, timeout=cfg.timeout_s, max_retries=0)
+            hooks: dict[str, list[Callable[[Any], None]]] = {}
+            limit = shared_limit(scope)
+            if limit is not None:
+                reserve = cfg.max_output_tokens // 4
+
+                def take(request: Any) -> None:
+                    limit.acquire(len(request.content) // 3 + reserve)  # ~1 token per CJK character (3 bytes)
+
+                hooks["request"] = [take]
+            _CLIENTS[key] = OpenAI(
+                base_url=cfg.base_url,
+                api_key=cfg.api_key,
+                timeout=cfg.timeout_s,
+                max_retries=0,
+                http_client=openai.DefaultHttpxClient(event_hooks=hooks),
+            )
         return _CLIENTS[key]
 
 
@@ -64,7 +82,6 @@ class TableReader:
         self.ledger = ledger
         self.client = client or make_client(cfg)
         self.sleep = sleep
-        self.limit = _shared_limit(f"{cfg.provider}:{cfg.model}")
 
     def ask(self, table: TableId, version: Version, user_prompt: str, purpose: Purpose) -> BaseModel:
         model = response_model(table, version)
@@ -77,8 +94,7 @@ class TableReader:
             http_attempts = 0
             usage = (0, 0)
             try:
-                estimate = sum(len(m["content"]) for m in messages) + self.cfg.max_output_tokens // 4
-                raw, http_attempts = self._with_retries(lambda: self._send(model, messages), estimate)
+                raw, http_attempts = self._with_retries(lambda: self._send(model, messages))
                 usage = _usage(raw)
                 parsed = self._parse(raw, model)
             except LLMError as e:
@@ -165,11 +181,9 @@ class TableReader:
 
     # -- transport -----------------------------------------------------------------------------
 
-    def _with_retries(self, call: Callable[[], Any], estimated_tokens: int) -> tuple[Any, int]:
+    def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, int]:
         limit = _in_flight(self.cfg)
         for attempt in range(1, self.cfg.max_transport_attempts + 1):
-            if self.limit is not None:  # the provider's per-minute limits, shared by every worker
-                self.limit.acquire(estimated_tokens)
             try:
                 with limit:  # held during the call only, never while waiting to retry
                     return call(), attempt
@@ -186,16 +200,6 @@ def _in_flight(cfg: LLMConfig) -> threading.BoundedSemaphore:
     """One cap per endpoint and model for the whole process: a provider's concurrency limit is global."""
     with _LIMITS_LOCK:
         return _LIMITS.setdefault((cfg.base_url, cfg.model), threading.BoundedSemaphore(max(cfg.max_in_flight, 1)))
-
-
-_SHARED: dict[str, SharedRateLimit | None] = {}
-
-
-def _shared_limit(scope: str) -> SharedRateLimit | None:
-    with _LIMITS_LOCK:
-        if scope not in _SHARED:
-            _SHARED[scope] = shared_limit(scope)
-        return _SHARED[scope]
 
 
 def to_llm_error(e: openai.APIError) -> LLMError:
