@@ -7,6 +7,7 @@ identities, the gold files and the scorers use. Both are views of one model, so 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
@@ -166,6 +167,11 @@ class CheckResult(BaseModel):
     operands: list[str] = Field(default_factory=list)
     source_anomaly: bool = False
     detail: str | None = None
+
+
+def failures(checks: Iterable[CheckResult]) -> list[CheckResult]:
+    """The failures a user must hear about: strict (not the lenient re-run) and above `info`."""
+    return [c for c in checks if c.status == "fail" and not c.lenient and c.severity != "info"]
 
 
 class Deviation(_OmitAbsent):

@@ -92,6 +92,12 @@ def test_upload_read_and_export(api: tuple[httpx.Client, dict[str, str]]) -> Non
         c for c in checks if c["id"] == "N.received"
     ).items()
     assert client.get("/documents/999/report").status_code == 404
+    plain = client.get(f"/documents/{seed_id}/report", headers={"Accept-Encoding": "identity"})
+    zipped = client.get(f"/documents/{seed_id}/report", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json() == report and int(zipped.headers["content-length"]) < len(plain.content) / 4
+    etag = plain.headers["etag"]
+    assert client.get(f"/documents/{seed_id}/report", headers={"If-None-Match": etag}).status_code == 304
     assert client.get(f"/documents/{seed_id}/report", params={"version": 9}).status_code == 404
     long_csv = client.get("/export.csv").content.decode("utf-8-sig").splitlines()
     assert long_csv[0].startswith("document_id,file_name,agency") and len(long_csv) == 1 + 198 + 200

@@ -102,9 +102,9 @@ def env_for(redis: Redis, db: str) -> dict[str, str]:
     return dict(os.environ, GOUJI_BROKER_URL=redis.url, GOUJI_DATABASE_URL=db, GOUJI_VISIBILITY_TIMEOUT="4")
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "worker", "-c", "2", "--loglevel", "INFO"],
+        [sys.executable, "-m", "worker.cli", "worker", "-c", "2", "--loglevel", "INFO", *extra],
         env=env,
         cwd=ROOT,
         stdout=log.open("ab"),
@@ -161,6 +161,25 @@ def test_workers_process_a_batch(redis: Redis, pg_url: str, tmp_path: Path, monk
             assert s.scalar(select(func.count()).select_from(ReportVersion)) == 5
     finally:
         kill(worker, signal.SIGTERM)
+
+
+def test_beat_resends_requests_whose_messages_were_lost(redis: Redis, pg_url: str, tmp_path: Path) -> None:
+    env = env_for(redis, pg_url)
+    r = ingest(env, ROOT / "examples" / "reports")
+    assert "queued 5 document(s)" in r.stdout, r.stdout + r.stderr
+    import redis as redis_py
+
+    redis_py.Redis.from_url(redis.url).flushall()  # every message lost; the requests stay in the database
+    env.update(GOUJI_REQUEUE_EVERY="1", GOUJI_REQUEUE_AFTER="0")
+    worker = start_worker(env, tmp_path / "worker.log", "--beat")
+    try:
+        final = wait_until(pg_url, 5, 90)
+    finally:
+        kill(worker, signal.SIGTERM)
+    assert final == {"accepted": 4, "review": 1}, (tmp_path / "worker.log").read_text()[-3000:]
+    with session(pg_url) as s:
+        assert s.scalar(select(func.count()).select_from(ReportVersion)) == 5
+        assert s.scalar(select(func.count()).where(Document.pending_since.is_not(None))) == 0
 
 
 def test_kill_9_mid_batch_then_redis_restart_loses_and_duplicates_nothing(

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import ROOT, SHARED, postgres_database
-from worker.pipeline import add_document, batch, process
+from worker.llm.config import LLMConfig
+from worker.pipeline import add_document, batch, process, request_work
 from worker.store.db import session, upgrade
 from worker.store.models import (
     BatchDocument,
@@ -174,17 +175,32 @@ def test_cross_year_checks_link_years_even_when_they_arrive_later(db_url: str) -
     assert count(db_url, CrossYearCheck) == 1
 
 
-def test_requeue_finds_documents_that_never_finished(tmp_path: Path) -> None:
+def test_requeue_finds_requests_that_never_finished_and_keeps_their_path(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'stuck.db'}"
-    with session(url) as s:  # stored but never processed: as if its message had been lost
-        add_document(s, (EXAMPLES / "cq-scjgj-2020.txt").read_bytes(), "seed.txt", batch(s, "b"))
-    env = dict(os.environ, GOUJI_DATABASE_URL=url)
-    env.pop("GOUJI_BROKER_URL", None)
-    r = subprocess.run([sys.executable, "-m", "worker.cli", "requeue", "--older-than", "0"], env=env, cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "1 stuck document(s) processed" in r.stdout
+    llm = LLMConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key="k")
+    with session(url) as s:  # stored and requested but never processed: as if the messages had been lost
+        plain, _ = add_document(s, (EXAMPLES / "cq-scjgj-2020.txt").read_bytes(), "seed.txt", batch(s, "b"))
+        request_work(plain, None)
+        by_llm, _ = add_document(s, (EXAMPLES / "synth-2021-markdown-7.md").read_bytes(), "s.md", batch(s, "b"))
+        request_work(by_llm, llm)
+        add_document(s, (EXAMPLES / "synth-2021-flat-7.txt").read_bytes(), "never-requested.txt", batch(s, "b"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOUJI_")}
+    env["GOUJI_DATABASE_URL"] = url
+    r = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "requeue", "--older-than", "0"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "2 stuck document(s) processed" in r.stdout, r.stdout + r.stderr
     with session(url) as s:
-        assert s.scalars(select(Document.state)).all() == ["accepted"]
+        docs = {d.file_name: d for d in s.scalars(select(Document))}
+        assert docs["seed.txt"].state == "accepted" and docs["seed.txt"].pending_since is None
+        # asked for the LLM path, it is not silently done without it: this machine has no LLM configured
+        assert docs["s.md"].state == "failed" and "GOUJI_LLM" in (docs["s.md"].error or "")
+        assert docs["never-requested.txt"].state == "received"
 
 
 def test_concurrent_reports_of_a_new_agency_make_one_agency(db_url: str) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from schemas.cells import NOT_PRINTED, Cell
 from schemas.localise import propose_fixes
-from schemas.report import CheckResult, Report, json_schema, report_from_cells
+from schemas.report import CheckResult, Report, failures, json_schema, report_from_cells
 from schemas.rules import evaluate_cross_year
 from worker.agencies import merge
 from worker.export import FORMATS, Format, export_bytes
@@ -33,12 +34,12 @@ from worker.llm.extract import extract_with_llm
 from worker.llm.fusion import routes_to_review
 from worker.normalise import read_document
 from worker.normalise.errors import InputError
-from worker.pipeline import FINAL_STATES, Outcome, add_document, batch, process, record_failure
+from worker.pipeline import FINAL_STATES, Outcome, add_document, batch, process, record_failure, request_work
 from worker.status import status_lines
 from worker.store.db import DEFAULT_URL, session, upgrade
 from worker.store.models import CrossYearCheck, Document
 from worker.synth import STYLES, Style, write_corpus
-from worker.tasks import QUEUES, broker_url, enqueue
+from worker.tasks import QUEUES, broker_url, enqueue, requeue
 from worker.tasks import app as celery_app
 from worker.tokens import ROLES, create_token
 from worker.validate import run_checks
@@ -50,10 +51,6 @@ OK, CHECKS_FAILED, BAD_INPUT = 0, 1, 2
 @click.version_option(package_name="gouji")
 def main() -> None:
     """gouji (勾稽): government information-disclosure annual reports → validated, traceable data."""
-
-
-def _failed(checks: Iterable[CheckResult]) -> list[CheckResult]:
-    return [c for c in checks if c.status == "fail" and not c.lenient and c.severity != "info"]
 
 
 def _unread(report: Report) -> list[Cell]:
@@ -76,7 +73,7 @@ def _summary(name: str, report: Report) -> str:
         return f"{name}: refused ({report.refused.code}): {report.refused.detail}"
     printed = [c for c in report.flat_cells().values() if NOT_PRINTED not in c.flags]
     read = len(printed) - len(_unread(report))
-    failed = _failed(report.checks)
+    failed = failures(report.checks)
     ids = sorted({c.id for c in failed})
     fails = f"{len(failed)} check(s) failed ({', '.join(ids)})" if failed else "all checks pass"
     line = f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
@@ -93,7 +90,7 @@ def _summary(name: str, report: Report) -> str:
 
 
 def _details(report: Report, out: Any) -> None:
-    for c in _failed(report.checks):
+    for c in failures(report.checks):
         click.echo("    " + _describe(c), file=out)
     for key, cell in report.flat_cells().items():
         if cell.status in ("unparseable", "missing") and NOT_PRINTED not in cell.flags:
@@ -160,7 +157,7 @@ def extract(
                 _details(report, sys.stdout)
             if report.refused is not None:
                 worst = max(worst, BAD_INPUT)
-            elif _failed(report.checks) or _unread(report):
+            elif failures(report.checks) or _unread(report):
                 worst = max(worst, CHECKS_FAILED)
     sys.exit(worst)
 
@@ -244,12 +241,12 @@ def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
     click.echo(_summary(report_file.name, report))
     _details(report, sys.stdout)
     layout = report.layout_obj()
-    if layout is not None and any(c.severity == "error" for c in _failed(report.checks)):
+    if layout is not None and any(c.severity == "error" for c in failures(report.checks)):
         for p in propose_fixes(report.flat_cells(), layout, max_changes=max_changes):
             changes = ", ".join(f"{c.key}: {c.current} → {c.proposed}" for c in p.changes)
             hyp = f" [{', '.join(p.hypotheses)}]" if p.hypotheses else ""
             click.echo(f"    fix?    {changes} repairs {', '.join(p.repairs)}{hyp}")
-    sys.exit(CHECKS_FAILED if _failed(report.checks) else OK)
+    sys.exit(CHECKS_FAILED if failures(report.checks) else OK)
 
 
 @main.command()
@@ -280,7 +277,7 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
         "year": cur.report.report_year,
         "checks": [r.model_dump(mode="json") for r in results],
     }
-    failed = _failed(results)
+    failed = failures(results)
     click.echo(f"{prev_file.name} → {cur_file.name}: {len(results)} cross-year checks, {len(failed)} failed")
     for c in failed:
         click.echo("    " + _describe(c))
@@ -355,6 +352,7 @@ def ingest(
                 continue
             with session(db_url) as s:  # one transaction per document: a failure costs that document only
                 doc, _ = add_document(s, data, f.name, batch(s, name))
+                request_work(doc, cfg)
                 if broker is None:
                     outcomes.append(process(s, doc, cfg))
                     continue
@@ -364,6 +362,8 @@ def ingest(
     for o in outcomes:
         if o.state == "failed":
             _say(f"error: {o.file_name}: {o.detail}", err=True)
+        elif len(outcomes) <= 50:  # per-file lines for a handful of files; big batches get the summary
+            _say(f"{o.file_name}: {o.state}" + (f" ({o.detail})" if o.detail else ""))
     if queued:
         _say(f"queued {len(queued)} document(s) for the workers on {broker}")
         states = _wait_for(db_url, queued, wait) if wait > 0 else {}
@@ -373,7 +373,10 @@ def ingest(
         f"batch {name}: {len(outcomes)} file(s): "
         + ", ".join(f"{n} {st}" for st, n in counts.items() if n or st != "queued")
     )
-    _say(f"database: {db_url}  (gouji status --batch {name})")
+    _say(f"database: {db_url}")
+    _say(f"  gouji status --batch {name}      documents per state, review tasks, failures")
+    _say(f"  gouji export csv --batch {name} -o cells.csv   every cell with its source span (also xlsx, parquet, …)")
+    _say("  gouji serve                      the API and the review queue at http://127.0.0.1:8000/")
     sys.exit(BAD_INPUT if counts["failed"] else OK)
 
 
@@ -392,36 +395,34 @@ def _wait_for(db_url: str, ids: list[int], seconds: float) -> dict[int, str]:
 @click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
 @click.option("--queues", "-Q", default=",".join(QUEUES), show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker_cmd(concurrency: int, queues: str, loglevel: str) -> None:
+@click.option(
+    "--beat",
+    is_flag=True,
+    help="Also run the scheduler that re-sends stuck documents every GOUJI_REQUEUE_EVERY s "
+    "(requests pending over GOUJI_REQUEUE_AFTER s). Exactly one worker of a deployment should have it.",
+)
+def worker_cmd(concurrency: int, queues: str, loglevel: str, beat: bool) -> None:
     """Run a Celery worker on GOUJI_BROKER_URL (several machines may point at the same Redis and database)."""
     if broker_url() is None:
         click.echo("error: set GOUJI_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True)
         sys.exit(BAD_INPUT)
-    celery_app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-n", "gouji@%h"])
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-n", "gouji@%h"]
+    if beat:
+        schedule = Path(tempfile.gettempdir()) / f"gouji-beat-{os.getpid()}"
+        argv += ["--beat", "--schedule", str(schedule)]
+    celery_app.worker_main(argv)
 
 
-@main.command()
+@main.command("requeue")
 @click.option(
-    "--older-than", default=600.0, show_default=True, help="Seconds a document may wait before it counts as stuck."
+    "--older-than", default=600.0, show_default=True, help="Seconds a request may wait before it counts as stuck."
 )
 @click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
 @click.option("--broker", envvar="GOUJI_BROKER_URL", default=None)
-def requeue(older_than: float, db_url: str, broker: str | None) -> None:
-    """Send again every document still waiting (state received) after --older-than seconds.
-
-    The database is the system of record: whatever happened to a message, a document that never reached a
-    final state is found here and processed again (idempotently)."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
-    with session(db_url) as s:
-        stuck = list(s.scalars(select(Document.id).where(Document.state == "received", Document.updated_at < cutoff)))
-    for doc_id in stuck:
-        if broker is not None:
-            enqueue(doc_id, False, db_url)
-        else:
-            with session(db_url) as s:
-                doc = s.get(Document, doc_id)
-                if doc is not None:
-                    process(s, doc)
+def requeue_cmd(older_than: float, db_url: str, broker: str | None) -> None:
+    """Send again every document whose requested processing has not finished after --older-than seconds
+    (on the path, LLM or not, it was asked for). `gouji worker --beat` does this periodically."""
+    stuck = requeue(db_url, older_than, queue=broker is not None)
     click.echo(f"{len(stuck)} stuck document(s) {'queued again' if broker else 'processed'}")
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.cells import NOT_GROUNDED, NOT_PRINTED
-from schemas.report import Report
+from schemas.report import Report, failures
 from worker.agencies import link
 from worker.extract.report import EXTRACTOR, extract_report
 from worker.llm.config import LLMConfig
@@ -83,6 +83,12 @@ def add_document(s: Session, data: bytes, file_name: str, in_batch: Batch | None
     return doc, created
 
 
+def request_work(doc: Document, llm: LLMConfig | None) -> None:
+    """Record, before any message is sent, that `doc` is to be processed (and whether by the LLM path)."""
+    doc.pending_since = now()
+    doc.wants_llm = llm is not None
+
+
 def fingerprint(llm: LLMConfig | None) -> str:
     return llm.fingerprint() if llm is not None else hashlib.sha256(EXTRACTOR.encode()).hexdigest()[:16]
 
@@ -92,7 +98,8 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
     fp = fingerprint(llm)
     run = s.scalar(select(ExtractionRun).where(ExtractionRun.document_id == doc.id, ExtractionRun.fingerprint == fp))
     if run is not None and run.finished_at is not None:
-        return Outcome(doc.file_name, doc.id, doc.state)
+        doc.pending_since = None
+        return Outcome(doc.file_name, doc.id, doc.state, detail="unchanged: already processed with this configuration")
     if run is None:
         run = ExtractionRun(
             document_id=doc.id, fingerprint=fp, config=llm.public() if llm else {"extractor": EXTRACTOR}
@@ -136,14 +143,22 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
     lap("route")
     run.timings = timings
     run.finished_at = now()
+    doc.pending_since = None
     s.flush()
-    return Outcome(doc.file_name, doc.id, doc.state, new_version=True, detail=", ".join(reasons) or None)
+    failed = list(
+        dict.fromkeys(c.id + (f" {c.lhs} ≠ {c.rhs}" if c.lhs is not None else "") for c in failures(report.checks))
+    )
+    notes = [f"review: {', '.join(reasons)}"] * bool(reasons) + [f"checks failed: {', '.join(failed)}"] * bool(failed)
+    if report.refused is not None:
+        notes = [doc.error or "refused"]
+    return Outcome(doc.file_name, doc.id, doc.state, new_version=True, detail="; ".join(notes) or None)
 
 
 def _fail(s: Session, doc: Document, run: ExtractionRun, stage: str, error: str, tb: str | None) -> Outcome:
     doc.state, doc.error = "failed", f"{stage}: {error}"
     s.add(Failure(document_id=doc.id, file_name=doc.file_name, stage=stage, error=error, traceback=tb))
     run.finished_at = now()
+    doc.pending_since = None
     s.flush()
     return Outcome(doc.file_name, doc.id, "failed", detail=error)
 

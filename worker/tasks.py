@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from worker.llm.config import from_env
@@ -93,11 +95,61 @@ def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) ->
             )
         )
         if doc is not None:
-            doc.state, doc.error = "failed", f"process: {e}"
+            doc.state, doc.error, doc.pending_since = "failed", f"process: {e}", None
 
 
 def enqueue(document_id: int, use_llm: bool, db_url: str) -> None:
     process_task.apply_async(args=[document_id, use_llm, db_url], queue="llm" if use_llm else "cpu")
+
+
+def requeue(db_url: str, older_than: float, *, queue: bool) -> list[int]:
+    """Process again every document whose requested work has not finished after `older_than` seconds.
+
+    The database is the system of record: whatever happened to a message (a broker flushed, a publish
+    lost between commit and send), a pending request is found here and sent again, on the path (LLM or
+    not) it was asked for. Processing is idempotent, so a request that was merely slow costs nothing.
+    With `queue` false the work runs in this process (the embedded mode has no workers). A queue that
+    still holds messages is left alone (its documents may simply be waiting their turn), and a request
+    sent again counts as pending from now, so a periodic run does not pile up copies.
+    """
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    busy = {q for q, n in queue_depths().items() if n} if queue else set()
+    with session(db_url) as s:
+        rows = s.execute(
+            select(Document.id, Document.wants_llm).where(Document.pending_since < cutoff).order_by(Document.id)
+        ).all()
+        stuck = [(i, llm) for i, llm in rows if ("llm" if llm else "cpu") not in busy]
+        if queue:
+            s.execute(
+                update(Document).where(Document.id.in_([i for i, _ in stuck])).values(pending_since=datetime.now(UTC))
+            )
+    for doc_id, wants_llm in stuck:
+        if queue:
+            enqueue(doc_id, wants_llm, db_url)
+            continue
+        cfg = from_env() if wants_llm else None
+        with session(db_url) as s:
+            doc = s.get(Document, doc_id)
+            if doc is None:
+                continue
+            if wants_llm and cfg is None:
+                _dead_letter(db_url, doc_id, LLMError("config", "no GOUJI_LLM_* configuration to re-run it"), 1)
+                continue
+            process(s, doc, cfg)
+    return [doc_id for doc_id, _ in stuck]
+
+
+REQUEUE_EVERY_S = float(os.environ.get("GOUJI_REQUEUE_EVERY", "300"))
+REQUEUE_AFTER_S = float(os.environ.get("GOUJI_REQUEUE_AFTER", "900"))
+app.conf.beat_schedule = {
+    "requeue-stuck": {"task": "gouji.requeue", "schedule": REQUEUE_EVERY_S, "options": {"queue": "db"}},
+}
+
+
+@app.task(name="gouji.requeue")  # type: ignore[untyped-decorator]
+def requeue_task(db_url: str | None = None) -> int:
+    """Run by `gouji worker --beat` every GOUJI_REQUEUE_EVERY seconds (the embedded beat scheduler)."""
+    return len(requeue(db_url or database_url(), REQUEUE_AFTER_S, queue=True))
 
 
 def queue_depths() -> dict[str, int]:

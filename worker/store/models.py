@@ -56,6 +56,10 @@ class Document(Base):
     report_year: Mapped[int | None] = mapped_column(index=True)
     template_version: Mapped[str | None] = mapped_column(String(10))
     error: Mapped[str | None] = mapped_column(Text)
+    # Work asked for and not yet finished: set when a document is ingested or re-run, cleared when its run
+    # ends. The durable record of a request whose message may be lost (`gouji requeue`, the beat task).
+    pending_since: Mapped[datetime | None] = mapped_column(index=True)
+    wants_llm: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
     versions: Mapped[list[ReportVersion]] = relationship(back_populates="document", order_by="ReportVersion.version_no")
