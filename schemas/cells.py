@@ -88,3 +88,5 @@ class Cell(BaseModel):
 NOT_PRINTED = "not_printed"
 # Flag of a reported value that is not found at its provenance span: kept, but never accepted unreviewed.
 NOT_GROUNDED = "not_grounded"
+# OCR read the cell below the confidence the review queue trusts (set by the OCR reader).
+LOW_OCR_CONFIDENCE = "low_ocr_confidence"

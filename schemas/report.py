@@ -169,7 +169,7 @@ class CheckResult(BaseModel):
     detail: str | None = None
 
 
-def failures(checks: Iterable[CheckResult]) -> list[CheckResult]:
+def notable_failures(checks: Iterable[CheckResult]) -> list[CheckResult]:
     """The failures a user must hear about: strict (not the lenient re-run) and above `info`."""
     return [c for c in checks if c.status == "fail" and not c.lenient and c.severity != "info"]
 

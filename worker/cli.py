@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from schemas.cells import NOT_PRINTED, Cell
 from schemas.localise import propose_fixes
-from schemas.report import CheckResult, Report, failures, json_schema, report_from_cells
+from schemas.report import CheckResult, Report, json_schema, notable_failures, report_from_cells
 from schemas.rules import evaluate_cross_year
 from worker.agencies import merge
 from worker.export import FORMATS, Format, export_bytes
@@ -73,7 +73,7 @@ def _summary(name: str, report: Report) -> str:
         return f"{name}: refused ({report.refused.code}): {report.refused.detail}"
     printed = [c for c in report.flat_cells().values() if NOT_PRINTED not in c.flags]
     read = len(printed) - len(_unread(report))
-    failed = failures(report.checks)
+    failed = notable_failures(report.checks)
     ids = sorted({c.id for c in failed})
     fails = f"{len(failed)} check(s) failed ({', '.join(ids)})" if failed else "all checks pass"
     line = f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
@@ -90,7 +90,7 @@ def _summary(name: str, report: Report) -> str:
 
 
 def _details(report: Report, out: Any) -> None:
-    for c in failures(report.checks):
+    for c in notable_failures(report.checks):
         click.echo("    " + _describe(c), file=out)
     for key, cell in report.flat_cells().items():
         if cell.status in ("unparseable", "missing") and NOT_PRINTED not in cell.flags:
@@ -157,7 +157,7 @@ def extract(
                 _details(report, sys.stdout)
             if report.refused is not None:
                 worst = max(worst, BAD_INPUT)
-            elif failures(report.checks) or _unread(report):
+            elif notable_failures(report.checks) or _unread(report):
                 worst = max(worst, CHECKS_FAILED)
     sys.exit(worst)
 
@@ -241,12 +241,12 @@ def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
     click.echo(_summary(report_file.name, report))
     _details(report, sys.stdout)
     layout = report.layout_obj()
-    if layout is not None and any(c.severity == "error" for c in failures(report.checks)):
+    if layout is not None and any(c.severity == "error" for c in notable_failures(report.checks)):
         for p in propose_fixes(report.flat_cells(), layout, max_changes=max_changes):
             changes = ", ".join(f"{c.key}: {c.current} → {c.proposed}" for c in p.changes)
             hyp = f" [{', '.join(p.hypotheses)}]" if p.hypotheses else ""
             click.echo(f"    fix?    {changes} repairs {', '.join(p.repairs)}{hyp}")
-    sys.exit(CHECKS_FAILED if failures(report.checks) else OK)
+    sys.exit(CHECKS_FAILED if notable_failures(report.checks) else OK)
 
 
 @main.command()
@@ -277,7 +277,7 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
         "year": cur.report.report_year,
         "checks": [r.model_dump(mode="json") for r in results],
     }
-    failed = failures(results)
+    failed = notable_failures(results)
     click.echo(f"{prev_file.name} → {cur_file.name}: {len(results)} cross-year checks, {len(failed)} failed")
     for c in failed:
         click.echo("    " + _describe(c))

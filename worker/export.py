@@ -41,14 +41,31 @@ LONG_COLUMNS = (
     "flags",
     "span_start",
     "span_end",
+    "source_anomaly",
 )
-META_COLUMNS = ("document_id", "file_name", "agency", "report_year", "template_version", "state", "version")
+META_COLUMNS = (
+    "document_id",
+    "file_name",
+    "agency",
+    "report_year",
+    "template_version",
+    "state",
+    "version",
+    "origin",
+    "source_anomalies",
+)
 
 
 @dataclass(frozen=True)
 class Latest:
     document: Document
     version: ReportVersion
+
+    def anomalies(self) -> tuple[list[str], set[str]]:
+        """Checks a reviewer confirmed as the agency's own errors, and the cells they involve."""
+        found = [c for c in self.version.report.get("checks", []) if c.get("source_anomaly")]
+        ids = list(dict.fromkeys(f"{c['id']}[{','.join(c.get('args', {}).values())}]" for c in found))
+        return ids, {k for c in found for k in c.get("operands", [])}
 
 
 def latest_versions(s: Session, batch_name: str | None = None) -> list[Latest]:
@@ -71,6 +88,7 @@ def latest_versions(s: Session, batch_name: str | None = None) -> list[Latest]:
 def long_rows(s: Session, batch_name: str | None = None) -> Iterator[dict[str, Any]]:
     for item in latest_versions(s, batch_name):
         d, v = item.document, item.version
+        _, anomalous = item.anomalies()
         for c in s.scalars(select(CellRow).where(CellRow.version_id == v.id).order_by(CellRow.key)):
             yield {
                 "document_id": d.id,
@@ -87,6 +105,7 @@ def long_rows(s: Session, batch_name: str | None = None) -> Iterator[dict[str, A
                 "flags": ",".join(c.flags),
                 "span_start": c.span_start,
                 "span_end": c.span_end,
+                "source_anomaly": c.key in anomalous,
             }
 
 
@@ -103,6 +122,8 @@ def wide_rows(s: Session, batch_name: str | None = None) -> tuple[list[str], lis
             "template_version": d.template_version,
             "state": d.state,
             "version": v.version_no,
+            "origin": v.origin,
+            "source_anomalies": ";".join(item.anomalies()[0]),
         }
         for c in s.scalars(select(CellRow).where(CellRow.version_id == v.id)):
             row[c.key] = c.value if c.status == "reported" else f"<{c.status}>"
@@ -144,6 +165,8 @@ def export_bytes(s: Session, fmt: Format, batch_name: str | None = None) -> byte
                     c,
                     pa.int64()
                     if c in ("document_id", "report_year", "version", "span_start", "span_end")
+                    else pa.bool_()
+                    if c == "source_anomaly"
                     else pa.string(),
                 )
                 for c in LONG_COLUMNS

@@ -19,15 +19,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from schemas.cells import NOT_GROUNDED, NOT_PRINTED
-from schemas.report import Report, failures
+from schemas.report import Report, notable_failures
 from worker.agencies import link
 from worker.extract.report import EXTRACTOR, extract_report
 from worker.llm.config import LLMConfig
 from worker.llm.extract import extract_with_llm
-from worker.llm.fusion import routes_to_review
 from worker.normalise import read_bytes
 from worker.normalise.errors import InputError
+from worker.routing import Routing
 from worker.store.models import (
     Batch,
     BatchDocument,
@@ -130,13 +129,21 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
     version = store_version(s, doc, run, report, "extractor")
     link(s, doc)
     lap("store")
-    reasons = review_reasons(report)
+    routing = Routing.from_env()
+    reasons = routing.reasons(report, doc.sha256)
     if report.refused is not None:
         doc.state = "refused"
         doc.error = f"{report.refused.code}: {report.refused.detail}"
     elif reasons:
         doc.state = "review"
-        s.add(ReviewTask(document_id=doc.id, version_id=version.id, reasons=reasons))
+        s.add(
+            ReviewTask(
+                document_id=doc.id,
+                version_id=version.id,
+                reasons=reasons,
+                second_review=routing.second_review(doc.sha256),
+            )
+        )
     else:
         doc.state = "accepted"
     run.usage = (report.llm or {}).get("ledger")
@@ -146,7 +153,9 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
     doc.pending_since = None
     s.flush()
     failed = list(
-        dict.fromkeys(c.id + (f" {c.lhs} ≠ {c.rhs}" if c.lhs is not None else "") for c in failures(report.checks))
+        dict.fromkeys(
+            c.id + (f" {c.lhs} ≠ {c.rhs}" if c.lhs is not None else "") for c in notable_failures(report.checks)
+        )
     )
     notes = [f"review: {', '.join(reasons)}"] * bool(reasons) + [f"checks failed: {', '.join(failed)}"] * bool(failed)
     if report.refused is not None:
@@ -205,25 +214,6 @@ def store_version(s: Session, doc: Document, run: ExtractionRun | None, report: 
     if checks:
         s.execute(insert(CheckRow), checks)
     return version
-
-
-def review_reasons(report: Report) -> list[str]:
-    """Why a person must look at this report (empty: accepted automatically)."""
-    if report.refused is not None:
-        return []
-    reasons: list[str] = []
-    if report.template_version == "unknown" or report.template_evidence.mixed:
-        reasons.append("template_unknown_or_mixed")
-    if any(c.status == "fail" and not c.lenient and c.severity == "error" for c in report.checks):
-        reasons.append("identity_failed")
-    cells = report.flat_cells().values()
-    if any(NOT_GROUNDED in c.flags for c in cells):
-        reasons.append("not_grounded")
-    if any(routes_to_review(c) for c in cells):
-        reasons.append("readings_disagree")
-    if any(c.status in ("unparseable", "missing") and NOT_PRINTED not in c.flags for c in cells):
-        reasons.append("cells_unread")
-    return reasons
 
 
 def record_failure(s: Session, file_name: str, stage: str, error: str, in_batch: Batch | None = None) -> Outcome:

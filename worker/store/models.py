@@ -122,6 +122,12 @@ class CheckRow(Base):
 
 
 class ReviewTask(Base):
+    """A report waiting for a person (worker/review.py holds the lifecycle).
+
+    open → claimed (a lease) → accepted, or → submitted → claimed by a second reviewer → accepted (four
+    eyes); or confirmed (published numbers right, the report itself inconsistent) or not_report.
+    """
+
     __tablename__ = "review_tasks"
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
@@ -130,7 +136,11 @@ class ReviewTask(Base):
     state: Mapped[str] = mapped_column(String(20), default="open", index=True)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+    second_review: Mapped[bool] = mapped_column(default=False)  # drawn for four eyes when it was created
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    result_version_id: Mapped[int | None] = mapped_column(ForeignKey("report_versions.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    closed_at: Mapped[datetime | None]
 
 
 class ReviewEvent(Base):
@@ -173,6 +183,17 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class UiSession(Base):
+    """A browser login (the review UI): the cookie holds a random id, only its hash is stored."""
+
+    __tablename__ = "ui_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
 
 
 class Agency(Base):
