@@ -12,17 +12,21 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, SummaryMetricFamily
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.deps import Db
 from api.report_bodies import ReportBodies
+from api.ui import HERE, review_error_response, ui_router
 from schemas.report import Report
 from worker.export import FORMATS, MEDIA_TYPES, export_bytes
 from worker.llm.config import LLMConfig, from_env
 from worker.pipeline import FINAL_STATES, add_document, batch, process, request_work
+from worker.review import ReviewError
 from worker.status import status_lines
 from worker.store.db import database_url, session
 from worker.store.models import (
@@ -67,12 +71,6 @@ class UploadOut(BaseModel):
     rejected: list[dict[str, str]]
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with session(request.app.state.db_url) as s:
-        yield s
-
-
-Db = Annotated[Session, Depends(_session)]
 DocId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
@@ -273,6 +271,9 @@ def create_app(db_url: str) -> FastAPI:
         registry.register(_Collector(db_url))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(ui_router())
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(ReviewError, review_error_response)  # type: ignore[arg-type]
     return app
 
 

@@ -260,8 +260,10 @@ def events(s: Session, task: ReviewTask) -> list[ReviewEvent]:
     return list(s.scalars(select(ReviewEvent).where(ReviewEvent.task_id == task.id).order_by(ReviewEvent.id)))
 
 
+def aware(at: datetime) -> datetime:
+    """A stored time, timezone-aware (SQLite hands datetimes back naive; they are stored in UTC)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def lease_of(task: ReviewTask) -> datetime | None:
-    """The lease end, timezone-aware (SQLite hands datetimes back naive; they are stored in UTC)."""
-    if task.lease_until is None:
-        return None
-    return task.lease_until if task.lease_until.tzinfo else task.lease_until.replace(tzinfo=UTC)
+    return None if task.lease_until is None else aware(task.lease_until)

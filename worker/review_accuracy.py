@@ -33,6 +33,11 @@ def _cells(version: ReportVersion) -> dict[str, tuple[Any, str]]:
     return {k: (c.value, c.status) for k, c in Report.model_validate(version.report).flat_cells().items()}
 
 
+def _worst_first(item: tuple[str, list[int]]) -> tuple[float, int, str]:
+    name, (n, wrong, flagged) = item
+    return -wrong / max(n, 1), -flagged, name
+
+
 def accuracy(s: Session) -> dict[str, list[dict[str, Any]]]:
     tally: dict[str, dict[str, list[int]]] = {g: defaultdict(lambda: [0, 0, 0]) for g in ("key", "extractor", "config")}
     closed = select(ReviewTask).where(
@@ -63,7 +68,7 @@ def accuracy(s: Session) -> dict[str, list[dict[str, Any]]]:
                 "error_rate": wrong / n if n else 0.0,
                 "source_anomalies": flagged,
             }
-            for name, (n, wrong, flagged) in sorted(rows.items(), key=lambda kv: (-kv[1][1] / max(kv[1][0], 1), kv[0]))
+            for name, (n, wrong, flagged) in sorted(rows.items(), key=_worst_first)
         ]
         for group, rows in tally.items()
     }

@@ -1,0 +1,397 @@
+"""The review UI: a queue, a task page (source beside the editable tables), and accuracy from corrections.
+
+Server-rendered with Jinja2; a small static script adds the keyboard and sends each cell edit, and the
+server answers with the re-run checks. Reviewers log in with their API token (its name is who they
+are, its role what they may do); the browser gets a random session id in an HttpOnly, SameSite=Strict
+cookie, and every form or edit must echo the session's CSRF token. Report HTML is shown only after
+sanitising, and the Content-Security-Policy allows no inline script at all, so a script inside a report
+cannot run in a reviewer's browser.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import nh3
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.deps import Db
+from api.grid import grids
+from schemas.report import CheckResult, Report
+from worker import review
+from worker.normalise import InputError, looks_like_html, read_bytes
+from worker.normalise.decode import decode_bytes
+from worker.review_accuracy import COLUMNS as ACCURACY_COLUMNS
+from worker.review_accuracy import accuracy
+from worker.routing import REASONS
+from worker.store.models import ApiToken, Batch, BatchDocument, Document, ReviewTask, UiSession, now
+from worker.tokens import GRANTS, lookup
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+COOKIE = "gouji_session"
+SESSION_TTL = timedelta(hours=12)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+QUEUE_STATES = ("open", "claimed", "submitted")
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    name: str
+    role: str
+    csrf: str
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _signed_in(request: Request, s: Session) -> Reviewer | None:
+    sid = request.cookies.get(COOKIE)
+    found = s.get(UiSession, _hash(sid)) if sid else None
+    if found is None or review.aware(found.expires_at) < now():
+        return None
+    token = s.get(ApiToken, found.token_id)
+    if token is None or token.revoked:
+        return None
+    return Reviewer(token.name, token.role, found.csrf)
+
+
+def reviewer(request: Request, s: Db) -> Reviewer:
+    """The signed-in reviewer; a browser without a session is sent to the login page."""
+    who = _signed_in(request, s)
+    if who is None:
+        if request.method == "GET":
+            target = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+            raise HTTPException(303, "sign in first", headers={"Location": f"/login?next={target}"})
+        raise HTTPException(401, "sign in first")
+    if "review" not in GRANTS.get(who.role, frozenset()):
+        raise HTTPException(403, f"role {who.role!r} may not review")
+    return who
+
+
+async def csrf_checked(request: Request, who: Annotated[Reviewer, Depends(reviewer)]) -> Reviewer:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        sent = str((await request.form()).get("csrf", ""))
+    if not secrets.compare_digest(sent, who.csrf):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page")
+    return who
+
+
+Who = Annotated[Reviewer, Depends(reviewer)]
+Writer = Annotated[Reviewer, Depends(csrf_checked)]
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _back(url: str, msg: str | None = None) -> RedirectResponse:
+    return RedirectResponse(url + (("&" if "?" in url else "?") + urlencode({"msg": msg}) if msg else ""), 303)
+
+
+def _age(task: ReviewTask) -> str:
+    minutes = int((now() - review.aware(task.created_at)).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
+
+
+def _failing(checks: list[CheckResult]) -> list[CheckResult]:
+    return [c for c in checks if c.status == "fail" and not c.lenient]
+
+
+def _label(c: CheckResult) -> str:
+    return f"{c.id}[{','.join(c.args.values())}]" if c.args else c.id
+
+
+def _check_view(d: review.Draft) -> dict[str, Any]:
+    """What the checks panel shows: failures now, and those the reviewer's edits have made pass."""
+    before = {_label(c) for c in _failing(Report.model_validate(d.base.report).checks)}
+    now_failing = _failing(d.report.checks)
+    labels = {_label(c) for c in now_failing}
+    return {
+        "failing": now_failing,
+        "label": _label,
+        "resolved": sorted(before - labels),
+        "fixes": d.fixes(),
+        "bad": sorted({k for c in now_failing if c.severity != "info" for k in c.operands}),
+    }
+
+
+def _fragments(s: Session, d: review.Draft) -> JSONResponse:
+    """What a cell edit changes on the task page: checks, outlined and edited cells, values, audit log."""
+    view = _check_view(d)
+    return JSONResponse(
+        {
+            "checks_html": templates.get_template("_checks.html").render(**view),
+            "audit_html": templates.get_template("_audit.html").render(events=review.events(s, d.task)),
+            "bad": view["bad"],
+            "edited": sorted(d.edited),
+            "values": {k: review.shown(c) for k, c in d.report.flat_cells().items()},
+        }
+    )
+
+
+def _source(doc: Document) -> tuple[str, str | None]:
+    """The normalised text (provenance offsets point into it) and, for a web page, its sanitised HTML."""
+    try:
+        text = read_bytes(doc.content, doc.file_name).text
+    except InputError as e:
+        return f"(the source cannot be shown: {e.problem})", None
+    if not looks_like_html(doc.content):
+        return text, None
+    html, _ = decode_bytes(doc.content, doc.file_name)
+    return text, nh3.clean(html)
+
+
+def ui_router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/review", 303)
+
+    @r.get("/login")
+    def login_form(request: Request, next: str = "/review", msg: str | None = None) -> HTMLResponse:
+        return page(request, "login.html", next=next if next.startswith("/") else "/review", msg=msg)
+
+    @r.post("/login")
+    def login(
+        request: Request, s: Db, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/review"
+    ) -> Response:
+        found = lookup(s, token.strip())
+        if found is None:
+            return page(request, "login.html", 401, next=next, msg="unknown or revoked token")
+        sid = secrets.token_urlsafe(32)
+        s.add(
+            UiSession(
+                id_hash=_hash(sid), token_id=found.id, csrf=secrets.token_urlsafe(24), expires_at=now() + SESSION_TTL
+            )
+        )
+        s.commit()  # before the browser follows the redirect (the session dependency would commit after it)
+        response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/review", 303)
+        response.set_cookie(COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="strict")
+        return response
+
+    @r.post("/logout")
+    def logout(request: Request, s: Db, who: Writer) -> RedirectResponse:
+        sid = request.cookies.get(COOKIE, "")
+        found = s.get(UiSession, _hash(sid))
+        if found is not None:
+            s.delete(found)
+            s.commit()
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @r.get("/review")
+    def queue(
+        request: Request,
+        s: Db,
+        who: Who,
+        reason: str | None = None,
+        agency: str | None = None,
+        year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+        batch: str | None = None,
+        state: str = "open",
+        msg: str | None = None,
+    ) -> HTMLResponse:
+        q = select(ReviewTask, Document).join(Document, Document.id == ReviewTask.document_id)
+        states = QUEUE_STATES if state == "open" else (state,)
+        q = q.where(ReviewTask.state.in_(states))
+        if agency:
+            q = q.where(Document.agency.contains(agency))
+        if year is not None:
+            q = q.where(Document.report_year == year)
+        if batch:
+            q = q.join(BatchDocument, BatchDocument.document_id == Document.id).join(Batch).where(Batch.name == batch)
+        rows = [(t, d) for t, d in s.execute(q.order_by(ReviewTask.id)).all() if not reason or reason in t.reasons]
+        counts: dict[str, int] = dict.fromkeys(REASONS, 0)
+        for t, _ in rows:
+            for code in t.reasons:
+                counts[code] = counts.get(code, 0) + 1
+        by_state = dict(s.execute(select(ReviewTask.state, func.count()).group_by(ReviewTask.state)).all())
+        batches = list(s.scalars(select(Batch.name).order_by(Batch.name)))
+        filters = {
+            "reason": reason or "",
+            "agency": agency or "",
+            "year": year or "",
+            "batch": batch or "",
+            "state": state,
+        }
+        return page(
+            request,
+            "queue.html",
+            who=who,
+            rows=[(t, d, _age(t)) for t, d in rows],
+            counts=counts,
+            by_state=by_state,
+            reasons=REASONS,
+            batches=batches,
+            filters=filters,
+            msg=msg,
+        )
+
+    @r.post("/review/next")
+    def next_task(s: Db, who: Writer, after: Annotated[int | None, Form()] = None) -> RedirectResponse:
+        task = review.next_open(s, who.name, exclude=after)
+        if task is None:
+            return _back("/review", "the queue is empty")
+        try:
+            review.claim(s, task.id, who.name)
+        except review.ReviewError as e:
+            return _back("/review", e.message)
+        s.commit()
+        return RedirectResponse(f"/review/tasks/{task.id}", 303)
+
+    @r.get("/review/tasks/{task_id}")
+    def task_page(request: Request, s: Db, who: Who, task_id: int, msg: str | None = None) -> HTMLResponse:
+        started = time.perf_counter()
+        task = _task(s, task_id)
+        doc = s.get(Document, task.document_id)
+        assert doc is not None
+        d = review.draft(s, task)
+        layout = d.report.layout_obj()
+        text, html = _source(doc)
+        response = page(
+            request,
+            "task.html",
+            who=who,
+            task=task,
+            doc=doc,
+            report=d.report,
+            cells=d.report.flat_cells(),
+            shown=review.shown,
+            grids=grids(layout) if layout else [],
+            edited=d.edited,
+            text=text,
+            html=html,
+            events=review.events(s, task),
+            reasons=REASONS,
+            mine=task.state == "claimed" and task.claimed_by == who.name,
+            lease=review.lease_of(task),
+            msg=msg,
+            **_check_view(d),
+        )
+        response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    @r.post("/review/tasks/{task_id}/claim")
+    def claim(s: Db, who: Writer, task_id: int) -> RedirectResponse:
+        try:
+            review.claim(s, task_id, who.name)
+        except review.ReviewError as e:
+            return _back(f"/review/tasks/{task_id}", e.message)
+        s.commit()
+        return RedirectResponse(f"/review/tasks/{task_id}", 303)
+
+    @r.post("/review/tasks/{task_id}/cells")
+    def edit_cell(
+        s: Db,
+        who: Writer,
+        task_id: int,
+        key: Annotated[str, Form()],
+        value: Annotated[str, Form()] = "",
+        reason: Annotated[str | None, Form()] = None,
+    ) -> JSONResponse:
+        started = time.perf_counter()
+        d = review.edit(s, _task(s, task_id), who.name, key, value, reason)
+        response = _fragments(s, d)
+        s.commit()
+        response.headers["Server-Timing"] = f"edit;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    @r.post("/review/tasks/{task_id}/fixes/{index}")
+    def apply_fix(s: Db, who: Writer, task_id: int, index: int) -> JSONResponse:
+        response = _fragments(s, review.apply_fix(s, _task(s, task_id), who.name, index))
+        s.commit()
+        return response
+
+    @r.post("/review/tasks/{task_id}/{action}")
+    def close(
+        s: Db,
+        who: Writer,
+        task_id: int,
+        action: str,
+        note: Annotated[str | None, Form()] = None,
+        then: Annotated[str, Form()] = "queue",
+    ) -> RedirectResponse:
+        task = _task(s, task_id)
+        try:
+            if action == "submit":
+                review.submit(s, task, who.name, note)
+            elif action == "confirm":
+                review.confirm_published(s, task, who.name, note or "")
+            elif action == "not-report":
+                review.not_a_report(s, task, who.name, note)
+            elif action == "release":
+                review.release(s, task, who.name)
+            else:
+                raise HTTPException(404, f"no action {action!r}")
+        except review.ReviewError as e:
+            return _back(f"/review/tasks/{task_id}", e.message)
+        s.commit()
+        done = f"task {task_id}: {task.state}"
+        if then == "next" and action != "release":
+            nxt = review.next_open(s, who.name)
+            if nxt is not None:
+                try:
+                    review.claim(s, nxt.id, who.name)
+                    s.commit()
+                    return _back(f"/review/tasks/{nxt.id}", done)
+                except review.ReviewError:
+                    pass
+        return _back("/review", done)
+
+    @r.get("/review/accuracy")
+    def accuracy_page(request: Request, s: Db, who: Who) -> HTMLResponse:
+        return page(request, "accuracy.html", who=who, tables=accuracy(s))
+
+    @r.get("/review/accuracy.csv")
+    def accuracy_csv(s: Db, who: Who) -> Response:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(ACCURACY_COLUMNS))
+        w.writeheader()
+        for rows in accuracy(s).values():
+            w.writerows(rows)
+        return Response(
+            ("\ufeff" + buf.getvalue()).encode(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="gouji-accuracy.csv"'},
+        )
+
+    return r
+
+
+def _task(s: Session, task_id: int) -> ReviewTask:
+    try:
+        return review.task_or_404(s, task_id)
+    except review.ReviewError as e:
+        raise HTTPException(e.status, e.message) from None
+
+
+def review_error_response(request: Request, exc: review.ReviewError) -> JSONResponse:
+    """Lifecycle refusals raised inside JSON endpoints (cell edits, fixes) become their HTTP status."""
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)

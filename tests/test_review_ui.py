@@ -1,0 +1,251 @@
+"""The review UI in a real browser: Playwright driving Debian's chromium against a live uvicorn server.
+
+Chromium comes from Debian (`apt-get install chromium`; .ci/run installs it), never from Playwright's
+own download, and starts headless with a fresh user-data-dir per browser session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from schemas.report import Report
+from tests.conftest import ROOT, SHARED
+from tests.test_api import Server
+from worker.pipeline import add_document, batch, process, request_work
+from worker.store.db import session
+from worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
+from worker.tokens import create_token
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
+HONGZE_2023 = SHARED / "reports" / "hongze-2023.txt"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
+    pytest.mark.skipif(not HONGZE_2023.exists(), reason="needs ../shared/corpus"),
+]
+XSS_HTML = (
+    (ROOT / "examples" / "reports" / "synth-2021-html-7.html")
+    .read_text(encoding="utf-8")
+    .replace(
+        "<body>",
+        "<body><script>window.__xss = 'script'</script><img src=x onerror=\"window.__xss='onerror'\">"
+        "<svg onload=\"window.__xss='svg'\"></svg><a id=jsurl href=\"javascript:window.__xss='href'\">x</a>"
+        "<iframe srcdoc=\"<script>parent.__xss='iframe'</script>\"></iframe>",
+        1,
+    )
+)
+
+
+def ingest(url: str, name: str, data: bytes) -> int:
+    with session(url) as s:
+        doc, _ = add_document(s, data, name, batch(s, "ui"))
+        request_work(doc, None)
+        process(s, doc)
+        return doc.id
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, dict[str, str]]]:
+    url = f"sqlite:///{tmp_path / 'ui.db'}"
+    ingest(url, "hongze-2023.txt", HONGZE_2023.read_bytes())
+    monkeypatch.setenv("GOUJI_REVIEW_QA_SHARE", "1")  # the clean page is drawn for QA, so it is reviewable
+    ingest(url, "xss.html", XSS_HTML.encode("utf-8"))
+    monkeypatch.delenv("GOUJI_REVIEW_QA_SHARE")
+    with session(url) as s:
+        tokens = {n: create_token(s, n, r) for n, r in (("ana", "reviewer"), ("bo", "reviewer"), ("up", "uploader"))}
+    with Server(url) as base:
+        yield base, url, tokens
+
+
+def task_of(url: str, file_name: str) -> int:
+    with session(url) as s:
+        q = select(ReviewTask.id).join(Document, Document.id == ReviewTask.document_id)
+        return s.scalars(q.where(Document.file_name == file_name)).one()
+
+
+def sign_in(page, base: str, token: str, target: str = "/review") -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + target)
+    assert "/login" in page.url
+    page.fill("#token", token)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(base + target) + "$"))
+
+
+@pytest.fixture
+def browser_session(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        contexts = []
+
+        def open_context(name: str):  # type: ignore[no-untyped-def]
+            ctx = p.chromium.launch_persistent_context(
+                str(tmp_path / f"profile-{name}"),
+                executable_path=CHROMIUM,
+                args=ARGS,
+                headless=True,
+                viewport={"width": 1600, "height": 1000},
+            )
+            contexts.append(ctx)
+            return ctx.pages[0] if ctx.pages else ctx.new_page()
+
+        yield open_context
+        for ctx in contexts:
+            ctx.close()
+
+
+def test_claim_fix_from_the_keyboard_submit_and_audit(site, browser_session) -> None:  # type: ignore[no-untyped-def]
+    base, url, tokens = site
+    task_id = task_of(url, "hongze-2023.txt")
+    page = browser_session("ana")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, base, tokens["ana"])
+    assert page.locator("table.tasks").inner_text().count("hongze-2023.txt") == 1
+    page.click(f"a[href='/review/tasks/{task_id}']")
+    page.click("#claim")
+    checks = page.locator("#checks")
+    assert "T4.total[review]" in checks.inner_text() and "0 ≠ 11" in checks.inner_text()
+    total = page.locator("input[data-key='review_litigation.review.total']")
+    assert "bad" in (total.locator("xpath=..").get_attribute("class") or "")
+    # the page focuses the first outlined cell (结果维持 of 行政复议); walk to 总计 with the arrow keys
+    assert page.evaluate("document.activeElement.dataset.key") == "review_litigation.review.upheld"
+    assert page.locator("mark#span").inner_text() == "10"  # its provenance span, highlighted in the source
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.key") == "review_litigation.review.total"
+    page.keyboard.type("11")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#checks .resolved li:has-text('T4.total[review] now passes')")
+    assert "T4.total[review] " not in page.locator("#checks ul.failing").inner_text()
+    assert "bad" not in (total.locator("xpath=..").get_attribute("class") or "")
+    assert "edited" in (total.locator("xpath=..").get_attribute("class") or "")
+    assert "review_litigation.review.total 0 → 11" in page.locator("#audit").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review-task.png"))
+    with page.expect_navigation():
+        page.keyboard.press("Alt+S")
+    # "then the next task": the other open task is claimed and opened, with what happened to this one
+    assert page.url == f"{base}/review/tasks/{task_of(url, 'xss.html')}?msg=task+{task_id}%3A+accepted"
+    assert page.locator("#task").get_attribute("data-mine") == "yes"
+    assert errors == []
+    with session(url) as s:
+        task = s.get(ReviewTask, task_id)
+        assert task is not None and task.state == "accepted"
+        versions = s.scalars(select(ReportVersion).where(ReportVersion.document_id == task.document_id)).all()
+        assert [v.origin for v in versions] == ["extractor", "review"]
+        cell = Report.model_validate(versions[-1].report).flat_cells()["review_litigation.review.total"]
+        assert cell.value == 11
+        edits = s.scalars(select(ReviewEvent).where(ReviewEvent.task_id == task_id, ReviewEvent.action == "edit")).all()
+        assert [(e.actor, e.cell_key, e.old, e.new) for e in edits] == [
+            ("ana", "review_litigation.review.total", "0", "11")
+        ]
+    report = httpx.get(f"{base}/documents/{task.document_id}/report").json()  # the API serves the new version
+    assert report["review_litigation"]["review"]["total"]["value"] == 11
+
+
+def test_two_browser_sessions_race_for_one_task(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, url, tokens = site
+    task_id = task_of(url, "hongze-2023.txt")
+    from playwright.async_api import async_playwright
+
+    async def race() -> list[str]:
+        async with async_playwright() as p:
+            pages = []
+            for name in ("ana", "bo"):
+                ctx = await p.chromium.launch_persistent_context(
+                    str(tmp_path / f"profile-{name}"), executable_path=CHROMIUM, args=ARGS, headless=True
+                )
+                page = await ctx.new_page()
+                await page.goto(f"{base}/review/tasks/{task_id}")
+                await page.fill("#token", tokens[name])
+                await page.click("form.login button[type=submit]")
+                await page.wait_for_selector("#claim")
+                pages.append(page)
+            await asyncio.gather(*(pg.click("#claim") for pg in pages))
+            await asyncio.gather(*(pg.wait_for_load_state() for pg in pages))
+            return [await pg.locator("#task").get_attribute("data-mine") or "" for pg in pages] + [
+                await pg.locator("body").inner_text() for pg in pages
+            ]
+
+    mine_a, mine_b, text_a, text_b = asyncio.run(race())
+    assert sorted([mine_a, mine_b]) == ["no", "yes"]
+    loser_text = text_a if mine_a == "no" else text_b
+    winner = "bo" if mine_a == "no" else "ana"
+    assert f"is claimed by {winner}" in loser_text
+    with session(url) as s:
+        task = s.get(ReviewTask, task_id)
+        assert task is not None and task.claimed_by == winner
+        claims = s.scalars(select(ReviewEvent).where(ReviewEvent.task_id == task_id, ReviewEvent.action == "claim"))
+        assert [e.actor for e in claims] == [winner]
+
+
+def test_script_in_a_report_never_runs(site, browser_session) -> None:  # type: ignore[no-untyped-def]
+    base, url, tokens = site
+    task_id = task_of(url, "xss.html")
+    page = browser_session("ana")
+    sign_in(page, base, tokens["ana"], f"/review/tasks/{task_id}")
+    response = page.goto(f"{base}/review/tasks/{task_id}")
+    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+    page.click("button[data-tab='source-html']")
+    shown = page.locator("#source-html")
+    assert shown.is_visible() and "主动公开政府信息情况" in shown.inner_text()
+    page.wait_for_timeout(300)  # time for an image error or a load handler to have fired, had one survived
+    assert page.evaluate("window.__xss") is None
+    assert shown.locator("script, iframe, svg, [onerror], [onload], a[href^='javascript']").count() == 0
+
+
+def test_hongze_confirmed_as_published_and_exported_with_its_anomaly(site, browser_session) -> None:  # type: ignore[no-untyped-def]
+    base, url, tokens = site
+    task_id = task_of(url, "hongze-2023.txt")
+    page = browser_session("bo")
+    sign_in(page, base, tokens["bo"], f"/review/tasks/{task_id}")
+    page.click("#claim")
+    page.click("#confirm")  # without a note: refused, nothing closed
+    assert "a note is required" in page.locator(".msg").inner_text()
+    page.fill("#note", "table 四 totals are printed 0 in the agency's PDF as well")
+    page.uncheck("input[name=then]")
+    page.click("#confirm")
+    page.wait_for_url(re.compile(r"/review\?msg="))
+    wide = httpx.get(f"{base}/export.wide.csv").content.decode("utf-8-sig").splitlines()
+    header = wide[0].split(",")
+    row = dict(zip(header, next(r for r in wide[1:] if "hongze-2023" in r).split(","), strict=False))
+    assert row["origin"] == "confirmed" and "T4.total[review]" in row["source_anomalies"]
+    assert row["review_litigation.review.total"] == "0" and row["state"] == "accepted"
+    page.goto(f"{base}/review/accuracy")
+    assert "review_litigation.review.total" in page.locator("table.acc").first.inner_text()
+
+
+def test_roles_sessions_and_csrf(site) -> None:  # type: ignore[no-untyped-def]
+    base, url, tokens = site
+    task_id = task_of(url, "hongze-2023.txt")
+    with httpx.Client(base_url=base, follow_redirects=False) as c:
+        assert c.get("/review").status_code == 303  # to the login page
+        assert c.post("/login", data={"token": "gj_wrong"}).status_code == 401
+        assert c.post("/login", data={"token": tokens["up"]}).status_code == 303
+        assert c.get("/review").status_code == 403  # an uploader may not review
+    with httpx.Client(base_url=base, follow_redirects=False) as c:
+        c.post("/login", data={"token": tokens["ana"]})
+        assert c.post(f"/review/tasks/{task_id}/claim").status_code == 403  # no CSRF token
+        assert c.post(f"/review/tasks/{task_id}/claim", data={"csrf": "forged"}).status_code == 403
+        page = c.get(f"/review/tasks/{task_id}").text
+        csrf = re.search(r'data-csrf="([^"]+)"', page)
+        assert csrf is not None
+        assert c.post(f"/review/tasks/{task_id}/claim", data={"csrf": csrf.group(1)}).status_code == 303
+        r = c.post(
+            f"/review/tasks/{task_id}/cells",
+            data={"key": "nope", "value": "1"},
+            headers={"X-CSRF-Token": csrf.group(1)},
+        )
+        assert r.status_code == 400 and "no cell" in r.json()["detail"]
+    assert os.environ.get("GOUJI_REVIEW_QA_SHARE") is None
