@@ -249,3 +249,35 @@ def test_roles_sessions_and_csrf(site) -> None:  # type: ignore[no-untyped-def]
         )
         assert r.status_code == 400 and "no cell" in r.json()["detail"]
     assert os.environ.get("GOUJI_REVIEW_QA_SHARE") is None
+
+
+def test_a_reviewer_works_through_the_corpus_queue(tmp_path: Path, browser_session) -> None:  # type: ignore[no-untyped-def]
+    """Every task built from the shared corpus, closed in the browser with the keyboard and the buttons."""
+    url = f"sqlite:///{tmp_path / 'corpus.db'}"
+    for f in sorted((SHARED / "reports").iterdir()):
+        if f.suffix in (".txt", ".md", ".html"):
+            ingest(url, f.name, f.read_bytes())
+    with session(url) as s:
+        token = create_token(s, "ana", "reviewer")
+        opened = s.scalars(select(ReviewTask.id).where(ReviewTask.state == "open")).all()
+    assert len(opened) >= 4
+    with Server(url) as base:
+        page = browser_session("ana")
+        sign_in(page, base, token)
+        page.keyboard.press("Alt+N")
+        closed = 0
+        while "/review/tasks/" in page.url:
+            page.wait_for_selector("#actions")
+            if page.locator("#checks ul.failing li.sev-error").count():
+                page.fill("#note", "as published")
+                button = "#confirm"
+            else:
+                button = "#submit"
+            with page.expect_navigation():
+                page.click(button)
+            closed += 1
+        assert "the queue is empty" in page.locator("body").inner_text() or "msg=task" in page.url
+    assert closed == len(opened)
+    with session(url) as s:
+        assert s.scalars(select(ReviewTask.state).where(ReviewTask.state.in_(("open", "claimed")))).all() == []
+        assert {d.state for d in s.scalars(select(Document))} <= {"accepted", "refused"}

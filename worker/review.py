@@ -153,7 +153,9 @@ def edit(s: Session, task: ReviewTask, who: str, key: str, text: str, reason: st
     apply_edit(current.report, key, text)  # validates before anything is stored
     _event(s, task, who, "edit", cell_key=key, old=old, new=text.strip(), reason=reason)
     s.flush()
-    return draft(s, task)
+    run_checks(current.report)  # the draft as replaying the events would build it, without replaying them
+    current.edited[key] = text.strip()
+    return current
 
 
 def apply_fix(s: Session, task: ReviewTask, who: str, index: int) -> Draft:
