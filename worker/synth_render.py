@@ -84,15 +84,33 @@ def tables(values: dict[str, Number], version: Version) -> list[tuple[str, Grid]
     t3: Grid = [
         [Slot(head, 3, 3), None, None, Slot("申请人情况", 7), None, None, None, None, None, None],
         [None, None, None, Slot("自然人", 1, 2), Slot("法人或其他组织", 5), None, None, None, None, Slot("总计", 1, 2)],
-        [None, None, None, None, *(Slot(h) for h in ("商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")), None],
+        [
+            None,
+            None,
+            None,
+            None,
+            *(Slot(h) for h in ("商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")),
+            None,
+        ],
     ]
     for r in table3_rows(version):
         t3.append(_row(Slot(r.label, 3), *(Slot(_fmt(values[f"applications.{r.key}.{c}"])) for c in C7), width=10))
     leaves = ("结果维持", "结果纠正", "其他结果", "尚未审结", "总计")
     t4: Grid = [
         _row(Slot("行政复议", 5), Slot("行政诉讼", 10), width=15),
-        [*(Slot(h, 1, 2) for h in leaves), Slot("未经复议直接起诉", 5), None, None, None, None]
-        + [Slot("复议后起诉", 5), None, None, None, None],
+        [
+            *(Slot(h, 1, 2) for h in leaves),
+            Slot("未经复议直接起诉", 5),
+            None,
+            None,
+            None,
+            None,
+            Slot("复议后起诉", 5),
+            None,
+            None,
+            None,
+            None,
+        ],
         [None] * 5 + [Slot(h) for h in leaves * 2],
         [Slot(_fmt(values[f"review_litigation.{g}.{leaf}"])) for g, _ in T4_GROUPS for leaf, _ in T4_LEAVES],
     ]
@@ -223,11 +241,11 @@ def degrade(page: Image.Image, rng: random.Random, kind: ScanKind, seal: bool) -
     arr = np.asarray(img, dtype=np.float32)
     if kind in ("degraded", "photo"):
         nrng = np.random.default_rng(rng.randrange(2**32))
-        arr = arr + nrng.normal(0, 9 if kind == "degraded" else 5, arr.shape)
+        arr = arr + nrng.normal(0, 9 if kind == "degraded" else 5, arr.shape).astype(np.float32)
     if kind == "photo":  # light falling off from one corner, a grey-yellow paper tone
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         shade = 1 - 0.3 * ((xx / w) * rng.uniform(0.3, 1) + (yy / h) * rng.uniform(0.3, 1)) / 2
-        arr = arr * shade[..., None] * np.array([0.97, 0.95, 0.88], dtype=np.float32)
+        arr = (arr * shade[..., None] * np.array([0.97, 0.95, 0.88], dtype=np.float32)).astype(np.float32)
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     quality = {"scan300": 70, "scan200": 60, "degraded": 35, "photo": 50}[kind]
     buf = io.BytesIO()

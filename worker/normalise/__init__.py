@@ -62,7 +62,7 @@ _UNSUPPORTED = "input is not supported; supply a PDF, Word, image, .txt, .md or 
 
 
 def _zip_kind(data: bytes) -> str:
-    """"docx" for a Word document, else the ZIP-based format's name for the error message."""
+    """ "docx" for a Word document, else the ZIP-based format's name for the error message."""
     try:
         names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
     except (zipfile.BadZipFile, OSError):
@@ -128,7 +128,9 @@ def read_bytes(data: bytes, path: str) -> NormalisedDoc:
             kind = _zip_kind(data)
         raise InputError(path, f"{kind} {_UNSUPPORTED}")
     if ext in _BINARY_EXTENSIONS:
-        raise InputError(path, f"named {ext} but the content is not a {_BINARY_EXTENSIONS[ext]} file (damaged or mislabelled)")
+        raise InputError(
+            path, f"named {ext} but the content is not a {_BINARY_EXTENSIONS[ext]} file (damaged or mislabelled)"
+        )
     if looks_like_html(data):
         return read_html(data, path)
     return _BY_EXTENSION.get(ext, read_text)(data, path)

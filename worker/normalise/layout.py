@@ -131,9 +131,7 @@ def build_table(regions: list[BBox], boxes: list[TextBox], tolerance: float) -> 
         inside = [b for b in boxes if r[0] <= b.cx < r[2] and r[1] <= b.cy < r[3]]
         text, conf = join_boxes(inside)
         cells.append(
-            LayoutCell(
-                row, col, max(_index(ys, r[3]) - row, 1), max(_index(xs, r[2]) - col, 1), r, text, conf
-            )
+            LayoutCell(row, col, max(_index(ys, r[3]) - row, 1), max(_index(xs, r[2]) - col, 1), r, text, conf)
         )
     bbox = (xs[0], ys[0], xs[-1], ys[-1])
     return LayoutTable(bbox, cells, xs, len(ys) - 1)
@@ -221,7 +219,9 @@ def page_items(boxes: list[TextBox], tables: list[LayoutTable]) -> list[LayoutLi
 # --- pages → text and grid rows ----------------------------------------------------------------------
 
 # A line that is only page furniture: "3", "- 3 -", "—3—", "第3页", "第 3 页 共 6 页", "3/6".
-_FURNITURE = re.compile(r"^[-－—–\s]*\d{1,3}[-－—–\s]*$|^第\s*\d{1,3}\s*页(\s*[,，]?\s*共\s*\d{1,3}\s*页)?$|^\d{1,3}\s*/\s*\d{1,3}$")
+_FURNITURE = re.compile(
+    r"^[-－—–\s]*\d{1,3}[-－—–\s]*$|^第\s*\d{1,3}\s*页(\s*[,，]?\s*共\s*\d{1,3}\s*页)?$|^\d{1,3}\s*/\s*\d{1,3}$"
+)
 MARGIN = 0.1  # page numbers live in the top/bottom tenth of a page
 
 

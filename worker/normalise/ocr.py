@@ -49,7 +49,10 @@ def engine() -> Any:
     global _engine
     with _engine_lock:
         if _engine is None:
+            import cv2
             from rapidocr import RapidOCR
+
+            cv2.setNumThreads(1)  # OpenCV's own thread pool competes with the OCR thread for the same core
 
             threads = int(os.environ.get("GOUJI_OCR_THREADS", "1"))
             _engine = RapidOCR(
@@ -125,7 +128,9 @@ def _clean(text: str) -> str:
 
 def ocr_image(img: RGB, number: int) -> PageLayout:
     """One prepared page image → its layout (bbox unit: pixels of `img`)."""
-    res = engine()(img, use_det=True, use_cls=True, use_rec=True)  # flags persist in the engine: always pass all
+    # The page is already upright: the per-line direction classifier would only turn a lone 9 into a 6.
+    # (Flags persist in the engine between calls, so all three are always passed.)
+    res = engine()(img, use_det=True, use_cls=False, use_rec=True)
     boxes: list[TextBox] = []
     if res.boxes is not None and res.txts is not None:
         for poly, text, score in zip(res.boxes, res.txts, res.scores, strict=True):

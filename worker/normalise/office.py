@@ -15,8 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from worker.normalise.docx import read_docx
 from worker.normalise.document import NormalisedDoc
+from worker.normalise.docx import read_docx
 from worker.normalise.errors import InputError
 
 INSTALL_HINT = "install libreoffice-writer (apt-get install libreoffice-writer) to read .doc/.wps files"

@@ -18,6 +18,7 @@ from typing import Any
 import pdfplumber
 import pypdfium2 as pdfium
 
+from schemas.cells import Method
 from worker.normalise.document import NormalisedDoc
 from worker.normalise.errors import InputError
 from worker.normalise.layout import PageLayout, TextBox, assemble, build_table, edge, page_items, table_regions
@@ -32,13 +33,24 @@ def open_pdfium(data: bytes, path: str) -> pdfium.PdfDocument:
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
-        msg = str(e)
-        if "password" in msg.lower():
+        # pdfium's error code is process-global state (it can still name an earlier file's problem), so
+        # the file itself is asked: an /Encrypt dictionary, or a page tree pdfminer can read but is empty.
+        if b"/Encrypt" in data:
             raise InputError(path, "PDF is encrypted (password-protected); supply an unprotected copy") from None
-        raise InputError(path, f"PDF is truncated or corrupt and cannot be opened ({msg})") from None
+        if _page_count(data) == 0:
+            raise InputError(path, "PDF has no pages") from None
+        raise InputError(path, f"PDF is truncated or corrupt and cannot be opened ({e})") from None
     if len(doc) == 0:
         raise InputError(path, "PDF has no pages")
     return doc
+
+
+def _page_count(data: bytes) -> int | None:
+    try:
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            return len(pdf.pages)
+    except Exception:  # pdfminer raises many unrelated types for damaged files
+        return None
 
 
 def _ruling(obj: dict[str, Any]) -> bool:
@@ -94,5 +106,5 @@ def read_pdf(data: bytes, path: str) -> NormalisedDoc:
     text, rows, infos = assemble(pages)
     if not text.strip():
         raise InputError(path, "PDF has no text layer and no page image to read")
-    method = "ocr_cell" if any(p.ocr for p in pages) else "pdf_layout"
+    method: Method = "ocr_cell" if any(p.ocr for p in pages) else "pdf_layout"
     return NormalisedDoc.of(data, path, text, None, "application/pdf", method, rows, infos)

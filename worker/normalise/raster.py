@@ -63,7 +63,7 @@ def remove_red(img: RGB) -> RGB:
     return out
 
 
-def binarise(gray: NDArray[np.uint8]) -> NDArray[np.uint8]:
+def binarise(gray: NDArray[Any]) -> NDArray[np.uint8]:
     """Ink = 255 on 0, adaptive so shading, uneven light (photos) and JPEG noise do not matter."""
     return np.asarray(
         cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15), dtype=np.uint8
