@@ -105,7 +105,9 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.workers, max_tasks_per_child=1) as pool:
         futures = [pool.submit(run_kind, kind, n, args.seed) for kind, n in jobs]
         results = [f.result() for f in futures]
-    print(f"{'kind':10} {'reports':>7} {'pages':>5} {'cells':>6} {'all exact':>9} {'numeric':>8} {'s/page':>7} {'peak MB':>7}")
+    print(
+        f"{'kind':10} {'reports':>7} {'pages':>5} {'cells':>6} {'all exact':>9} {'numeric':>8} {'s/page':>7} {'peak MB':>7}"
+    )
     for r in results:
         print(
             f"{r['kind']:10} {r['reports']:7} {r['pages']:5} {r['cells']:6} {r['right'] / r['cells']:9.2%}"

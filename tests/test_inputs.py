@@ -23,8 +23,8 @@ from schemas.cells import LOW_OCR_CONFIDENCE
 from tests.conftest import ROOT, SHARED, gold_for, needs_corpus
 from worker.extract.report import extract_report
 from worker.normalise import InputError, read_bytes, read_document
-from worker.normalise.office import INSTALL_HINT, soffice
 from worker.normalise.ocr import orientation
+from worker.normalise.office import INSTALL_HINT, soffice
 from worker.normalise.pages import cell_crop, page_image
 from worker.normalise.raster import quarter_turns, split_spread
 from worker.synth import synthesize
@@ -184,8 +184,16 @@ def test_legacy_doc_through_libreoffice(tmp_path: Path) -> None:
     assert exe is not None
     profile = (tmp_path / "profile").as_uri()
     subprocess.run(
-        [exe, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "doc", "--outdir", str(tmp_path)]
-        + [str(tmp_path / "r.docx")],
+        [
+            exe,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--convert-to",
+            "doc",
+            "--outdir",
+            str(tmp_path),
+            str(tmp_path / "r.docx"),
+        ],
         check=True,
         capture_output=True,
         timeout=180,
@@ -205,7 +213,7 @@ def test_page_image_and_cell_crop() -> None:
     cell = extract_report(doc).flat_cells()["applications.new_received.total"]
     assert cell.prov is not None and cell.prov.page is not None and cell.prov.bbox is not None
     crop = Image.open(io.BytesIO(cell_crop(data, path.name, cell.prov.page, cell.prov.bbox, dpi=150)))
-    x0, top, x1, bottom = cell.prov.bbox
+    x0, _top, x1, _bottom = cell.prov.bbox
     assert abs(crop.size[0] - ((x1 - x0) * 150 / 72 + 8)) <= 2
     with pytest.raises(InputError, match="no page 99"):
         page_image(data, path.name, 99)

@@ -80,7 +80,7 @@ def cell_crop(
     img, scale = _page(data, path, page, dpi)
     h, w = img.shape[:2]
     margin = 4
-    x0, y0, x1, y1 = (int(round(v * scale)) for v in bbox)
+    x0, y0, x1, y1 = (round(v * scale) for v in bbox)
     crop = img[max(y0 - margin, 0) : min(y1 + margin, h), max(x0 - margin, 0) : min(x1 + margin, w)]
     if crop.size == 0:
         raise InputError(path, f"bbox {list(bbox)} lies outside page {page}")
