@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-READABLE = (".txt", ".md", ".html", ".htm")  # PDFs belong to the inputs issue
+READABLE = (".txt", ".md", ".html", ".htm")  # PDFs, Word and scans: bench/inputs.py
 
 
 def reports(corpus: Path) -> list[tuple[Path, dict[str, Any]]]:

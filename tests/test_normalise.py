@@ -56,10 +56,10 @@ def test_corpus_file_reads(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", corpus_files("*.pdf"), ids=lambda p: p.name)
-def test_corpus_pdf_is_refused_by_name(path: Path) -> None:
-    with pytest.raises(InputError, match="not supported yet") as err:
-        read_document(path)
-    assert path.name in str(err.value)
+def test_corpus_pdf_reads_with_pages(path: Path) -> None:
+    doc = read_document(path)
+    assert doc.media_type == "application/pdf" and doc.pages
+    assert_offsets(doc)
 
 
 def test_corpus_missing_is_skipped_not_failed() -> None:
@@ -388,13 +388,13 @@ def test_decode_bytes_declared_charset_is_a_fallback() -> None:
         ("blank.txt", b" \n\r\n\t", "no text"),
         ("junk.txt", random.Random(0).randbytes(4096), "binary"),
         ("controls.txt", bytes(range(1, 9)) * 100, "binary"),
-        ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF input is not supported yet"),
-        ("disguised.txt", b"%PDF-1.4 junk", "PDF input is not supported yet"),
-        ("report.docx", b"PK\x03\x04\x14\x00\x06\x00word/", "not supported yet"),
-        ("scan.png", b"\x89PNG\r\n\x1a\n\x00\x00", "image input is not supported yet"),
-        ("scan.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF", "image input is not supported yet"),
-        ("scan.tif", b"II*\x00\x08\x00\x00\x00", "image input is not supported yet"),
-        ("named.pdf", b"just text", "PDF input is not supported yet"),
+        ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF is truncated or corrupt"),
+        ("disguised.txt", b"%PDF-1.4 junk", "PDF is truncated or corrupt"),
+        ("report.docx", b"PK\x03\x04\x14\x00\x06\x00word/", "damaged ZIP"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n\x00\x00", "image is unreadable"),
+        ("scan.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF", "image is unreadable"),
+        ("scan.tif", b"II*\x00\x08\x00\x00\x00", "image is unreadable"),
+        ("named.pdf", b"just text", "named .pdf but the content is not a PDF"),
     ],
 )
 def test_bad_input_is_an_input_error_naming_the_file(tmp_path: Path, name: str, data: bytes, problem: str) -> None:

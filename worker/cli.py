@@ -38,7 +38,8 @@ from worker.pipeline import FINAL_STATES, Outcome, add_document, batch, process,
 from worker.status import status_lines
 from worker.store.db import DEFAULT_URL, session, upgrade
 from worker.store.models import CrossYearCheck, Document
-from worker.synth import STYLES, Style, write_corpus
+from worker.synth import ALL_STYLES, STYLES, Style, write_corpus
+from worker.synth_render import SCAN_KINDS, ScanKind
 from worker.tasks import QUEUES, broker_url, enqueue, requeue
 from worker.tasks import app as celery_app
 from worker.tokens import ROLES, create_token
@@ -292,10 +293,23 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--count", default=5, show_default=True, help="Reports per style.")
 @click.option("--seed", default=0, show_default=True, help="First seed; the same seed gives the same reports.")
-@click.option("--style", "styles", multiple=True, type=click.Choice(STYLES), help="Styles to write (default: all).")
-def synth(out_dir: Path, count: int, seed: int, styles: tuple[Style, ...]) -> None:
+@click.option(
+    "--style",
+    "styles",
+    multiple=True,
+    type=click.Choice(ALL_STYLES),
+    help="Styles to write (default: the text styles lines, flat, markdown, html).",
+)
+@click.option(
+    "--scan-kind",
+    type=click.Choice(SCAN_KINDS),
+    default="scan300",
+    show_default=True,
+    help="For --style scan: image PDF at 300 or 200 dpi, a degraded scan, or a phone-photo TIFF.",
+)
+def synth(out_dir: Path, count: int, seed: int, styles: tuple[Style, ...], scan_kind: ScanKind) -> None:
     """Write synthetic consistent reports to OUT_DIR/reports and their gold cells to OUT_DIR/gold."""
-    paths = write_corpus(out_dir, count, seed, styles or STYLES)
+    paths = write_corpus(out_dir, count, seed, styles or STYLES, scan_kind)
     click.echo(f"wrote {len(paths)} reports to {out_dir / 'reports'} and their gold to {out_dir / 'gold'}")
 
 

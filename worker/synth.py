@@ -4,7 +4,10 @@ Deterministic for a seed, each with its gold cells (CELL_KEYS.md form). They are
 (no real report is needed to try gouji), the material of property tests, and a benchmark corpus with
 known answers. Styles: `lines` (an HTML page flattened one cell per line, like the seed report), `flat`
 (crawler text whose table cells run together, like the Pingtan reports), `markdown` (pipe tables) and
-`html` (a Word-exported page: merged cells, numbers split across <span>s, blank cells for zero).
+`html` (a Word-exported page: merged cells, numbers split across <span>s, blank cells for zero), and
+through synth_render.py `pdf` (a text PDF with ruled tables), `docx` (Word with merged cells) and `scan`
+(the PDF printed and scanned: image PDF at 300/200 dpi, a degraded scan, or a phone-photo TIFF; all
+with rotation, blur, JPEG artefacts and a red seal).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from schemas.template import (
     outcome_rows,
     table3_rows,
 )
+from worker import synth_render
+from worker.synth_render import ScanKind
 
-Style = Literal["lines", "flat", "markdown", "html"]
+Style = Literal["lines", "flat", "markdown", "html", "pdf", "docx", "scan"]
 # Table-三 column layouts: the template's seven, an extra 法人或其他组织 subtotal after or before the five
 # organisation columns (D12), or only 自然人 / 法人或其他组织 / 总计 (D11).
 Columns = Literal["7", "8-after", "8-before", "3"]
@@ -43,7 +48,9 @@ _COLUMN_KEYS: dict[Columns, tuple[str, ...]] = {
     "8-before": ("natural_person", LP_SUBTOTAL.key, *C6[1:], "total"),
     "3": ("natural_person", LP_SUBTOTAL.key, "total"),
 }
-STYLES: tuple[Style, ...] = ("lines", "flat", "markdown", "html")
+STYLES: tuple[Style, ...] = ("lines", "flat", "markdown", "html")  # text renderings (fast; the default)
+BINARY_STYLES: tuple[Style, ...] = ("pdf", "docx", "scan")
+ALL_STYLES: tuple[Style, ...] = STYLES + BINARY_STYLES
 Number = int | Decimal
 _AGENCIES = ("某市市场监督管理局", "某县人民政府", "某区发展和改革局", "某市科学技术局", "某镇人民政府")
 
@@ -51,9 +58,14 @@ _AGENCIES = ("某市市场监督管理局", "某县人民政府", "某区发展�
 @dataclass
 class Synthetic:
     name: str
-    text: str
+    text: str  # the report as text (for binary styles: the prose and tables that were drawn)
     suffix: str
     gold: dict[str, Any]
+    data: bytes | None = None  # the file for binary styles (pdf, docx, scan)
+
+    @property
+    def content(self) -> bytes:
+        return self.data if self.data is not None else self.text.encode("utf-8")
 
 
 def _count(rng: random.Random, big: int = 40) -> int:
@@ -109,9 +121,8 @@ def _fmt(v: Number) -> str:
     return format(v, "f") if isinstance(v, Decimal) else str(v)
 
 
-def render(
-    values: dict[str, Number], version: Version, style: Style, agency: str, year: int, columns: Columns = "7"
-) -> str:
+def _prose(values: dict[str, Number], agency: str, year: int) -> tuple[list[str], list[str]]:
+    """The report's text before its tables and after them."""
     received = values["applications.new_received.total"]
     title = f"{agency}{year}年政府信息公开工作年度报告"
     prose = [
@@ -127,6 +138,13 @@ def render(
         "六、其他需要报告的事项",
         "无其他需要报告的事项。",
     ]
+    return prose, closing
+
+
+def render(
+    values: dict[str, Number], version: Version, style: Style, agency: str, year: int, columns: Columns = "7"
+) -> str:
+    prose, closing = _prose(values, agency, year)
     if style == "markdown":
         body = _markdown(values, version, columns)
     elif style == "html":
@@ -295,13 +313,32 @@ def _html(prose: list[str], values: dict[str, Number], version: Version, closing
     return "\n".join(parts)
 
 
-def synthesize(seed: int, style: Style, version: Version | None = None, columns: Columns = "7") -> Synthetic:
+def synthesize(
+    seed: int, style: Style, version: Version | None = None, columns: Columns = "7", scan: ScanKind = "scan300"
+) -> Synthetic:
+    """Report `seed` in `style`; `scan` picks the kind of scan for style "scan"."""
     rng = random.Random(seed)
     chosen: Version = version if version is not None else rng.choice(VERSIONS)
     year = rng.randint(2019, 2020) if chosen == "2019" else rng.randint(2021, 2025)
     agency = rng.choice(_AGENCIES)
     values = generate_values(rng, chosen)
-    text = render(values, chosen, style, agency, year, columns)
+    data: bytes | None = None
+    suffix = _SUFFIX[style]
+    if style in BINARY_STYLES:
+        if columns != "7":
+            raise ValueError(f"the {style} rendering prints the template's seven columns only")
+        prose, closing = _prose(values, agency, year)
+        grids = synth_render.tables(values, chosen)
+        text = "\n".join([*prose, *(h for h, _ in grids), *closing]) + "\n"
+        pdf = synth_render.render_pdf(prose, grids, closing) if style != "docx" else b""
+        if style == "pdf":
+            data = pdf
+        elif style == "docx":
+            data = synth_render.render_docx(prose, grids, closing)
+        else:
+            data, suffix = synth_render.render_scan(pdf, rng, scan)
+    else:
+        text = render(values, chosen, style, agency, year, columns)
     printed = set(_COLUMN_KEYS[columns])
     cells: dict[str, Any] = {}
     for spec in cell_specs(Layout(chosen, "single_row" if chosen == "2019" else "subrows", columns != "7")):
@@ -312,10 +349,11 @@ def synthesize(seed: int, style: Style, version: Version | None = None, columns:
             cells[spec.key] = {"value": None, "status": "blank", "raw": ""}
         else:
             cells[spec.key] = {"value": _fmt(v) if isinstance(v, Decimal) else v, "status": "reported", "raw": _fmt(v)}
-    name = f"synth-{chosen}-{style}-{seed}" + ("" if columns == "7" else f"-{columns}col")
+    label = f"{style}_{scan}" if style == "scan" else style
+    name = f"synth-{chosen}-{label}-{seed}" + ("" if columns == "7" else f"-{columns}col")
     gold = {
         "id": name,
-        "file": name + _SUFFIX[style],
+        "file": name + suffix,
         "agency": agency,
         "report_year": year,
         "template_version": chosen,
@@ -326,23 +364,33 @@ def synthesize(seed: int, style: Style, version: Version | None = None, columns:
             {"kind": "review_cases", "value": values["review_litigation.review.total"]},
         ],
     }
-    return Synthetic(name, text, _SUFFIX[style], gold)
+    return Synthetic(name, text, suffix, gold, data)
 
 
 _BLANK_IN_HTML = ("research_institution", "public_welfare_org")  # blanks for zero (D14)
-_SUFFIX: dict[Style, str] = {"lines": ".txt", "flat": ".txt", "markdown": ".md", "html": ".html"}
+_SUFFIX: dict[Style, str] = {
+    "lines": ".txt",
+    "flat": ".txt",
+    "markdown": ".md",
+    "html": ".html",
+    "pdf": ".pdf",
+    "docx": ".docx",
+    "scan": ".pdf",
+}
 
 
-def write_corpus(out: Path, count: int, seed: int = 0, styles: tuple[Style, ...] = STYLES) -> list[Path]:
+def write_corpus(
+    out: Path, count: int, seed: int = 0, styles: tuple[Style, ...] = STYLES, scan: ScanKind = "scan300"
+) -> list[Path]:
     """Write `count` reports per style to out/reports and their gold to out/gold; returns the report paths."""
     (out / "reports").mkdir(parents=True, exist_ok=True)
     (out / "gold").mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
         for style in styles:
-            s = synthesize(seed + i, style)
+            s = synthesize(seed + i, style, scan=scan)
             path = out / "reports" / (s.name + s.suffix)
-            path.write_text(s.text, encoding="utf-8")
+            path.write_bytes(s.content)
             (out / "gold" / f"{s.name}.json").write_text(
                 json.dumps(s.gold, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
             )

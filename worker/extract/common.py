@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from schemas.cells import Cell, Method, Prov, Span
+from schemas.cells import LOW_OCR_CONFIDENCE, LOW_OCR_CONFIDENCE_BELOW, Cell, Method, Prov, Span
 from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
 from schemas.template import Column
 from worker.extract.fused import Value
@@ -29,10 +30,13 @@ class Draft:
     flags: tuple[str, ...] = ()
     status: str | None = None  # forced status (missing / unparseable) with `reason`
     reason: str | None = None
+    page: int | None = None  # position on a page for PDF/scan inputs (see GridCell)
+    bbox: tuple[float, float, float, float] | None = None
+    confidence: float | None = None  # OCR confidence
 
     @classmethod
     def of(cls, tok: Token) -> Draft:
-        return cls(tok.text, tok.start, tok.end, tok.dom)
+        return cls(tok.text, tok.start, tok.end, tok.dom, page=tok.page, bbox=tok.bbox, confidence=tok.confidence)
 
     @classmethod
     def refused(
@@ -61,12 +65,16 @@ def build_cell(d: Draft, column: Column, method: Method, row_label: Hit | None) 
             start=d.start,
             end=d.end,
             dom=d.dom,
+            page=d.page,
+            bbox=list(d.bbox) if d.bbox else None,
             method="reconstructed" if d.value is not None else method,
             row_label=label_span,
         )
-        if (d.end > d.start or d.dom)
+        if (d.end > d.start or d.dom or d.page is not None)
         else None
     )
+    if d.confidence is not None and d.confidence < LOW_OCR_CONFIDENCE_BELOW:
+        d = dataclasses.replace(d, flags=(*d.flags, LOW_OCR_CONFIDENCE))
     if d.status in ("missing", "unparseable"):
         return Cell(
             value=None,
@@ -127,4 +135,12 @@ def _raw(raw: str) -> str:
 def run_of(tokens: list[Token], text: str) -> Draft:
     """The draft covering a whole run of tokens (a fused row), raw = the text as it stands."""
     a, b = tokens[0].start, tokens[-1].end
-    return Draft(text[a:b], a, b, tokens[0].dom)
+    first = tokens[0]
+    boxes = [t.bbox for t in tokens if t.bbox is not None and t.page == first.page]
+    bbox = (
+        (min(x[0] for x in boxes), min(x[1] for x in boxes), max(x[2] for x in boxes), max(x[3] for x in boxes))
+        if boxes
+        else None
+    )
+    confs = [t.confidence for t in tokens if t.confidence is not None]
+    return Draft(text[a:b], a, b, first.dom, page=first.page, bbox=bbox, confidence=min(confs) if confs else None)

@@ -7,10 +7,11 @@ where the label begins: the glued digit is the label's ordinal (D23), not part o
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from worker.extract.values import DASHES, NOT_APPLICABLE, clean
 from worker.normalise.document import NormalisedDoc, page_mark_spans
@@ -31,6 +32,12 @@ class Hit:
 TokenKind = Literal["num", "na", "empty", "text"]
 
 
+class _Where(TypedDict):
+    page: int | None
+    bbox: tuple[float, float, float, float] | None
+    confidence: float | None
+
+
 @dataclass(frozen=True)
 class Token:
     text: str
@@ -39,6 +46,9 @@ class Token:
     kind: TokenKind
     grid_row: int | None = None  # index into doc.rows when the token is a table cell
     dom: str | None = None
+    page: int | None = None  # where the cell is on a page (PDF/scan inputs), see GridCell
+    bbox: tuple[float, float, float, float] | None = None
+    confidence: float | None = None  # OCR confidence of the cell's text
 
 
 _NUM = re.compile(r"[+\-－]?\d+(?:,\d{3})*(?:[.．]\d+)?(?:万元|元)?")
@@ -82,16 +92,18 @@ def scan_tokens(doc: NormalisedDoc, start: int, end: int, hits: list[Hit]) -> li
             if not start <= cell.start < end:
                 continue
             t = clean(cell.text)
+            where = _Where(page=cell.page, bbox=cell.bbox, confidence=cell.confidence)
             if not t:
-                tokens.append(Token("", cell.start, cell.end, "empty", gi, cell.dom))
+                tokens.append(Token("", cell.start, cell.end, "empty", gi, cell.dom, **where))
             elif t in NOT_APPLICABLE or t in DASHES:
-                tokens.append(Token(cell.text, cell.start, cell.end, "na", gi, cell.dom))
+                tokens.append(Token(cell.text, cell.start, cell.end, "na", gi, cell.dom, **where))
             elif _VALUE_CELL.match(t):
-                tokens.append(Token(cell.text, cell.start, cell.end, "num", gi, cell.dom))
+                tokens.append(Token(cell.text, cell.start, cell.end, "num", gi, cell.dom, **where))
             elif _covered(hit_spans, cell.start, cell.end):
-                tokens.extend(_free_tokens(doc.text, cell.start, cell.end, hit_spans, gi, cell.dom))
+                free = _free_tokens(doc.text, cell.start, cell.end, hit_spans, gi, cell.dom)
+                tokens.extend(dataclasses.replace(tok, **where) for tok in free)
             elif any(ch.isdigit() for ch in t):
-                tokens.append(Token(cell.text, cell.start, cell.end, "text", gi, cell.dom))
+                tokens.append(Token(cell.text, cell.start, cell.end, "text", gi, cell.dom, **where))
     # free text between grid rows (loose lines of a broken markdown conversion, flattened text)
     pos = start
     for s, e in sorted(grid_spans):

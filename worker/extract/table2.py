@@ -8,6 +8,8 @@ split only when number syntax alone leaves one answer ("000"); else its cells ar
 
 from __future__ import annotations
 
+import dataclasses
+
 from schemas.cells import Span
 from schemas.report import Deviation, RowLabel, TableMeta
 from schemas.template import TABLE2, TABLE2_HEADER_WORDS, Block, Version
@@ -130,10 +132,7 @@ def _by_labels(
                     why = "one split agreeing with the values the report's prose states (N.docs)"
             if len(options) == 1:
                 out.update(
-                    {
-                        k: Draft(run.raw, run.start, run.end, run.dom, value=v, flags=flags)
-                        for k, v in zip(keys, options[0], strict=True)
-                    }
+                    {k: dataclasses.replace(run, value=v, flags=flags) for k, v in zip(keys, options[0], strict=True)}
                 )
                 reading.deviations.append(
                     Deviation(

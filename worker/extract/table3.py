@@ -15,6 +15,7 @@ Three readings, tried in order, the first that fits wins:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
@@ -372,7 +373,7 @@ def _label_anchored(
             continue
         multi = len(run.raw.split()) != width
         flags = ("reconstructed",) if multi else ()
-        vectors.append([Draft(run.raw, run.start, run.end, run.dom, value=v, flags=flags) for v in chosen])
+        vectors.append([dataclasses.replace(run, value=v, flags=flags) for v in chosen])
         if multi:
             reading.deviations.append(
                 Deviation(

@@ -9,6 +9,7 @@ elsewhere, satisfy every identity; the columns then cannot be told apart from te
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 
@@ -59,10 +60,7 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
             if len(review) == 1:
                 ((quad, tot),) = review
                 order = [*range(quad, quad + 4), tot]
-                drafts[:5] = [
-                    Draft(vals[i].text, vals[i].start, vals[i].end, vals[i].dom, flags=("narrative_confirmed",))
-                    for i in order
-                ]
+                drafts[:5] = [dataclasses.replace(Draft.of(vals[i]), flags=("narrative_confirmed",)) for i in order]
                 reading.deviations.append(
                     Deviation(
                         code="D03",
@@ -76,9 +74,7 @@ def read_table4(doc: NormalisedDoc, start: int, end: int, hints: dict[str, set[i
         run = run_of(nums, doc.text)
         options = group_total_splits(run.raw, len(T4_GROUPS), len(T4_LEAVES) - 1)
         if len(options) == 1:
-            drafts = [
-                Draft(run.raw, run.start, run.end, run.dom, value=v, flags=("reconstructed",)) for v in options[0]
-            ]
+            drafts = [dataclasses.replace(run, value=v, flags=("reconstructed",)) for v in options[0]]
             reading.deviations.append(
                 Deviation(code="D22", path="/review_litigation", detail=f"fused run {run.raw!r} split by T4.total")
             )

@@ -1,18 +1,21 @@
 """Entry point of normalisation: any supported file → NormalisedDoc (see document.py).
 
 Dispatch trusts content over names: reports are saved from browsers and chat apps under whatever
-extension, so a ".txt" holding a web page is read as HTML, and a PDF is refused as a PDF whatever it
-is called.
+extension, so a ".txt" holding a web page is read as HTML, and a PDF is read as a PDF whatever it is
+called. Binary formats are recognised by their magic bytes: PDF, images (PNG/JPEG/TIFF/BMP/WebP/GIF →
+OCR), DOCX (a ZIP holding word/document.xml), legacy Word/WPS and RTF (through LibreOffice).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
+import zipfile
 from collections.abc import Callable
 
 from worker.normalise.decode import decode_bytes, sniff_binary
-from worker.normalise.document import CompactView, GridCell, GridRow, NormalisedDoc
+from worker.normalise.document import CompactView, GridCell, GridRow, NormalisedDoc, PageInfo
 from worker.normalise.errors import InputError
 from worker.normalise.html import read_html
 from worker.normalise.markdown import read_markdown
@@ -24,6 +27,7 @@ __all__ = [
     "GridRow",
     "InputError",
     "NormalisedDoc",
+    "PageInfo",
     "decode_bytes",
     "read_bytes",
     "read_document",
@@ -42,7 +46,9 @@ _BY_EXTENSION: dict[str, Reader] = {
     # Chinese government sites serve pages as .shtml/.jhtml; saved pages keep those names.
     **dict.fromkeys((".html", ".htm", ".xhtml", ".shtml", ".jhtml"), read_html),
 }
-_UNSUPPORTED_EXTENSIONS = {
+# Names that promise a binary format: if the content is not recognised as one, say so rather than
+# decoding it as text.
+_BINARY_EXTENSIONS = {
     ".pdf": "PDF",
     ".doc": "Word",
     ".docx": "Word",
@@ -52,7 +58,43 @@ _UNSUPPORTED_EXTENSIONS = {
     ".xlsx": "Excel",
     **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp"), "image"),
 }
-_NOT_YET = "input is not supported yet (PDF/Word/OCR support arrives later); supply a .txt, .md or .html version"
+_UNSUPPORTED = "input is not supported; supply a PDF, Word, image, .txt, .md or .html version"
+
+
+def _zip_kind(data: bytes) -> str:
+    """ "docx" for a Word document, else the ZIP-based format's name for the error message."""
+    try:
+        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    except (zipfile.BadZipFile, OSError):
+        return "damaged ZIP/Office file"
+    if "word/document.xml" in names:
+        return "docx"
+    if "xl/workbook.xml" in names:
+        return "Excel (XLSX)"
+    if "OFD.xml" in names:
+        return "OFD"
+    return "ZIP archive"
+
+
+def _binary_reader(kind: str, data: bytes) -> Reader | None:
+    """The reader for a sniffed binary format (imported lazily: PDF/OCR libraries are heavy)."""
+    if kind == "PDF":
+        from worker.normalise.pdf import read_pdf
+
+        return read_pdf
+    if kind.endswith(" image"):
+        from worker.normalise.ocr import read_image
+
+        return read_image
+    if kind.startswith("ZIP/Office") and _zip_kind(data) == "docx":
+        from worker.normalise.docx import read_docx
+
+        return read_docx
+    if kind.startswith("legacy Word") or kind == "RTF":
+        from worker.normalise.office import read_legacy_word
+
+        return read_legacy_word
+    return None
 
 
 def looks_like_html(data: bytes) -> bool:
@@ -78,10 +120,17 @@ def read_bytes(data: bytes, path: str) -> NormalisedDoc:
         raise InputError(path, "empty file")
     kind = sniff_binary(data)
     ext = os.path.splitext(path)[1].lower()
-    if kind is None and ext in _UNSUPPORTED_EXTENSIONS:
-        kind = _UNSUPPORTED_EXTENSIONS[ext]
     if kind is not None:
-        raise InputError(path, f"{kind} {_NOT_YET}")
+        reader = _binary_reader(kind, data)
+        if reader is not None:
+            return reader(data, path)
+        if kind.startswith("ZIP/Office"):
+            kind = _zip_kind(data)
+        raise InputError(path, f"{kind} {_UNSUPPORTED}")
+    if ext in _BINARY_EXTENSIONS:
+        raise InputError(
+            path, f"named {ext} but the content is not a {_BINARY_EXTENSIONS[ext]} file (damaged or mislabelled)"
+        )
     if looks_like_html(data):
         return read_html(data, path)
     return _BY_EXTENSION.get(ext, read_text)(data, path)

@@ -19,7 +19,12 @@ from schemas.cells import Method
 
 @dataclass(frozen=True)
 class GridCell:
-    """A physical table cell. `start == end` for an empty cell (its position in the text)."""
+    """A physical table cell. `start == end` for an empty cell (its position in the text).
+
+    Cells read from a page (PDF text layer, OCR) also say where they are on it: `page` (1-based) and
+    `bbox` (x0, top, x1, bottom) in the unit of `NormalisedDoc.pages[page - 1]` (PDF points, or pixels
+    of the deskewed page image for OCR); OCR cells carry the recogniser's lowest confidence in the cell.
+    """
 
     start: int
     end: int
@@ -28,6 +33,20 @@ class GridCell:
     colspan: int = 1
     rowspan: int = 1
     dom: str | None = None
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """Size of a page in the unit its cells' bboxes use ("pt" = PDF points, "px" = image pixels)."""
+
+    number: int
+    width: float
+    height: float
+    unit: str
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,7 @@ class NormalisedDoc:
     encoding: str | None = None
     rows: list[GridRow] = field(default_factory=list)
     cell_method: Method = "text_line"
+    pages: list[PageInfo] = field(default_factory=list)  # empty for inputs without pages (text, HTML)
 
     @classmethod
     def of(
@@ -61,6 +81,7 @@ class NormalisedDoc:
         media_type: str,
         cell_method: Method,
         rows: list[GridRow] | None = None,
+        pages: list[PageInfo] | None = None,
     ) -> NormalisedDoc:
         """A document read from the original bytes `data` (whose hash identifies the source)."""
         return cls(
@@ -71,6 +92,7 @@ class NormalisedDoc:
             encoding=encoding,
             rows=rows or [],
             cell_method=cell_method,
+            pages=pages or [],
         )
 
     @cached_property
