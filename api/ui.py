@@ -14,8 +14,10 @@ import csv
 import hashlib
 import io
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +25,7 @@ from urllib.parse import quote, urlencode
 
 import nh3
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -34,6 +37,7 @@ from schemas.report import CheckResult, Report
 from worker import review
 from worker.normalise import InputError, looks_like_html, read_bytes
 from worker.normalise.decode import decode_bytes
+from worker.normalise.pages import page_image
 from worker.review_accuracy import COLUMNS as ACCURACY_COLUMNS
 from worker.review_accuracy import accuracy
 from worker.routing import REASONS
@@ -49,6 +53,7 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 QUEUE_STATES = ("open", "claimed", "submitted")
+PAGE_DPI = 110
 
 
 @dataclass(frozen=True)
@@ -154,20 +159,47 @@ def _fragments(s: Session, d: review.Draft) -> JSONResponse:
     )
 
 
-def _source(doc: Document) -> tuple[str, str | None]:
-    """The normalised text (provenance offsets point into it) and, for a web page, its sanitised HTML."""
-    try:
-        text = read_bytes(doc.content, doc.file_name).text
-    except InputError as e:
-        return f"(the source cannot be shown: {e.problem})", None
+def _source(doc: Document) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """The normalised text (provenance offsets point into it), a web page's sanitised HTML, page sizes."""
+    text, pages = doc.text, doc.pages or []
+    if text is None:  # stored before documents kept their text (migration 0007): read it again
+        try:
+            normalised = read_bytes(doc.content, doc.file_name)
+        except InputError as e:
+            return f"(the source cannot be shown: {e.problem})", None, []
+        text, pages = normalised.text, [asdict(p) for p in normalised.pages]
     if not looks_like_html(doc.content):
-        return text, None
+        return text, None, pages
     html, _ = decode_bytes(doc.content, doc.file_name)
-    return text, nh3.clean(html)
+    return text, nh3.clean(html), pages
+
+
+class PageImages:
+    """PNG pages of PDF and image sources, rendered on demand and kept per process (a scan's page is
+    prepared again as OCR prepared it, about a second)."""
+
+    def __init__(self, capacity: int = 32) -> None:
+        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, doc: Document, page: int) -> bytes:
+        key = (doc.sha256, page)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        png = page_image(doc.content, doc.file_name, page, dpi=PAGE_DPI)
+        with self._lock:
+            self._items[key] = png
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return png
 
 
 def ui_router() -> APIRouter:
     r = APIRouter(include_in_schema=False)
+    images = PageImages()
 
     @r.get("/")
     def home() -> RedirectResponse:
@@ -274,7 +306,7 @@ def ui_router() -> APIRouter:
         assert doc is not None
         d = review.draft(s, task)
         layout = d.report.layout_obj()
-        text, html = _source(doc)
+        text, html, pages = _source(doc)
         response = page(
             request,
             "task.html",
@@ -288,6 +320,7 @@ def ui_router() -> APIRouter:
             edited=d.edited,
             text=text,
             html=html,
+            pages=pages,
             events=review.events(s, task),
             reasons=REASONS,
             mine=task.state == "claimed" and task.claimed_by == who.name,
@@ -297,6 +330,16 @@ def ui_router() -> APIRouter:
         )
         response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
+
+    @r.get("/review/tasks/{task_id}/pages/{page}.png")
+    def page_png(s: Db, who: Who, task_id: int, page: Annotated[int, PathParam(ge=1, le=10_000)]) -> Response:
+        doc = s.get(Document, _task(s, task_id).document_id)
+        assert doc is not None
+        try:
+            png = images.get(doc, page)
+        except InputError as e:
+            raise HTTPException(404, e.problem) from None
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
     @r.post("/review/tasks/{task_id}/claim")
     def claim(s: Db, who: Writer, task_id: int) -> RedirectResponse:

@@ -264,7 +264,8 @@ def test_a_reviewer_works_through_the_corpus_queue(tmp_path: Path, browser_sessi
     with Server(url) as base:
         page = browser_session("ana")
         sign_in(page, base, token)
-        page.keyboard.press("Alt+N")
+        with page.expect_navigation():
+            page.keyboard.press("Alt+N")
         closed = 0
         while "/review/tasks/" in page.url:
             page.wait_for_selector("#actions")
@@ -281,3 +282,29 @@ def test_a_reviewer_works_through_the_corpus_queue(tmp_path: Path, browser_sessi
     with session(url) as s:
         assert s.scalars(select(ReviewTask.state).where(ReviewTask.state.in_(("open", "claimed")))).all() == []
         assert {d.state for d in s.scalars(select(Document))} <= {"accepted", "refused"}
+
+
+def test_a_pdf_task_shows_the_page_with_the_cells_box(tmp_path: Path, browser_session) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'pdf.db'}"
+    ingest(url, "hongze-2023.pdf", (SHARED / "reports" / "hongze-2023.pdf").read_bytes())
+    task_id = task_of(url, "hongze-2023.pdf")
+    with session(url) as s:
+        token = create_token(s, "ana", "reviewer")
+    with Server(url) as base:
+        page = browser_session("ana")
+        sign_in(page, base, token, f"/review/tasks/{task_id}")
+        page.click("#claim")
+        assert page.locator("#source-page").is_visible() and not page.locator("#source-text").is_visible()
+        cell = page.locator("input[data-key='review_litigation.review.upheld']")
+        cell.focus()
+        page.wait_for_function("document.getElementById('page-img').complete && document.getElementById('page-img').naturalWidth > 0")
+        assert cell.get_attribute("data-page") is not None
+        img = page.locator("#page-img").bounding_box()
+        box = page.locator("#box").bounding_box()
+        assert img is not None and box is not None and page.locator("#box").is_visible()
+        inside = img["x"] <= box["x"] and box["x"] + box["width"] <= img["x"] + img["width"]
+        assert inside and img["y"] <= box["y"] <= img["y"] + img["height"] and 0 < box["width"] < img["width"] / 5
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "review-task-pdf.png"))
+        png = httpx.get(f"{base}/review/tasks/{task_id}/pages/1.png")
+        assert png.status_code in (303, 401)  # page pictures need a signed-in reviewer too

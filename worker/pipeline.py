@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -118,6 +118,8 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
     except InputError as e:
         return _fail(s, doc, run, "normalise", e.problem, None)
     doc.media_type = normalised.media_type
+    doc.text = normalised.text
+    doc.pages = [asdict(p) for p in normalised.pages] or None
     lap("normalise")
     try:
         report = extract_with_llm(normalised, llm) if llm is not None else extract_report(normalised)

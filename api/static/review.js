@@ -38,8 +38,35 @@
     });
   }
 
+  const pageImg = document.getElementById("page-img");
+  const box = document.getElementById("box");
+  const pageSize = new Map(
+    Array.from(document.querySelectorAll(".page-info")).map((p) => [p.dataset.n, [Number(p.dataset.w), Number(p.dataset.h)]]),
+  );
+
+  function showBox(input) {
+    // the cell's box on its page picture; bboxes are in the page's own unit, so percentages place them
+    if (!pageImg) return;
+    const size = pageSize.get(input.dataset.page);
+    if (!input.dataset.bbox || !size) {
+      box.hidden = true;
+      return;
+    }
+    const src = `/review/tasks/${taskId}/pages/${input.dataset.page}.png`;
+    if (!pageImg.src.endsWith(src)) pageImg.src = src;
+    const [x0, top, x1, bottom] = input.dataset.bbox.split(",").map(Number);
+    const [w, h] = size;
+    box.style.left = `${(100 * x0) / w}%`;
+    box.style.top = `${(100 * top) / h}%`;
+    box.style.width = `${(100 * (x1 - x0)) / w}%`;
+    box.style.height = `${(100 * (bottom - top)) / h}%`;
+    box.hidden = false;
+    box.scrollIntoView({ block: "center" });
+  }
+
   function highlight(input) {
-    where.textContent = input.dataset.key;
+    showBox(input);
+    where.textContent = input.dataset.key + (input.dataset.page ? ` · page ${input.dataset.page}` : "");
     if (input.dataset.s === undefined) {
       source.textContent = chars.join("");
       where.textContent += " · no source span";
@@ -51,7 +78,7 @@
     mark.id = "span";
     mark.textContent = chars.slice(s, e).join("");
     source.replaceChildren(chars.slice(0, s).join(""), mark, chars.slice(e).join(""));
-    mark.scrollIntoView({ block: "center" });
+    if (!source.hidden) mark.scrollIntoView({ block: "center" });
   }
 
   function showError(text) {

@@ -59,6 +59,10 @@ class Document(Base):
     # Work asked for and not yet finished: set when a document is ingested or re-run, cleared when its run
     # ends. The durable record of a request whose message may be lost (`gouji requeue`, the beat task).
     pending_since: Mapped[datetime | None] = mapped_column(index=True)
+    # The normalised text (provenance offsets point into it) and page sizes, kept from processing: an
+    # OCR'd scan takes seconds per page to read again, a review page must not.
+    text: Mapped[str | None] = mapped_column(Text)
+    pages: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     wants_llm: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
