@@ -16,7 +16,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from bench._corpus import write_result
-from bench.service import free_port, p95
+from bench.service import p95, serving
 from worker.pipeline import add_document, batch, process, request_work
 from worker.store.db import session
 from worker.store.models import Document, ReviewTask
@@ -65,51 +64,33 @@ def main() -> None:
             process(s, doc)
         token = create_token(s, "bench", "reviewer")
         tasks = [(t.id, d.file_name) for t, d in s.query(ReviewTask, Document).join(Document).order_by(ReviewTask.id)]
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "serve", "--port", str(port), "--db", db],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     render_server, render_client, edit_server, edit_client = [], [], [], []
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        with httpx.Client(base_url=base, timeout=30) as c:
-            c.post("/login", data={"token": token})
-            for task_id, _ in tasks:
-                page = c.get(f"/review/tasks/{task_id}").text
-                csrf = re.search(r'data-csrf="([^"]+)"', page)
-                assert csrf is not None
-                c.post(f"/review/tasks/{task_id}/claim", data={"csrf": csrf.group(1)})
+    with serving(db) as base, httpx.Client(base_url=base, timeout=30) as c:
+        c.post("/login", data={"token": token})
+        for task_id, _ in tasks:
+            page = c.get(f"/review/tasks/{task_id}").text
+            csrf = re.search(r'data-csrf="([^"]+)"', page)
+            assert csrf is not None
+            c.post(f"/review/tasks/{task_id}/claim", data={"csrf": csrf.group(1)})
+            t0 = time.perf_counter()
+            r = c.get(f"/review/tasks/{task_id}")
+            render_client.append((time.perf_counter() - t0) * 1000)
+            render_server.append(server_ms(r, "render"))
+            found = re.search(r'data-key="([^"]+)"[^>]*value="(\d+)"', r.text)
+            if found is None:
+                continue
+            key, value = found.groups()
+            for new in (str(int(value) + 1), value):
                 t0 = time.perf_counter()
-                r = c.get(f"/review/tasks/{task_id}")
-                render_client.append((time.perf_counter() - t0) * 1000)
-                render_server.append(server_ms(r, "render"))
-                found = re.search(r'data-key="([^"]+)"[^>]*value="(\d+)"', r.text)
-                if found is None:
-                    continue
-                key, value = found.groups()
-                for new in (str(int(value) + 1), value):
-                    t0 = time.perf_counter()
-                    e = c.post(
-                        f"/review/tasks/{task_id}/cells",
-                        data={"key": key, "value": new},
-                        headers={"X-CSRF-Token": csrf.group(1)},
-                    )
-                    edit_client.append((time.perf_counter() - t0) * 1000)
-                    assert e.status_code == 200, e.text
-                    assert e.json()["values"][key] == new
-                    edit_server.append(server_ms(e, "edit"))
-    finally:
-        server.terminate()
-        server.wait(10)
+                e = c.post(
+                    f"/review/tasks/{task_id}/cells",
+                    data={"key": key, "value": new},
+                    headers={"X-CSRF-Token": csrf.group(1)},
+                )
+                edit_client.append((time.perf_counter() - t0) * 1000)
+                assert e.status_code == 200, e.text
+                assert e.json()["values"][key] == new
+                edit_server.append(server_ms(e, "edit"))
     result: dict[str, Any] = {
         "python": platform.python_version(),
         "cores": os.cpu_count(),

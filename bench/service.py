@@ -25,7 +25,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +162,12 @@ def with_workers(corpus: Path, n: int, tmp: Path) -> dict[str, Any]:
     }
 
 
-def api(db: str, clients: int, total: int) -> dict[str, Any]:
+@contextmanager
+def serving(db: str, workers: int = 1) -> Iterator[str]:
+    """`gouji serve` on `db` in its own process, ready; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "serve", "--port", str(port), "--db", db, "--workers", "2"],
+        [sys.executable, "-m", "worker.cli", "serve", "--port", str(port), "--db", db, "--workers", str(workers)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,6 +180,14 @@ def api(db: str, clients: int, total: int) -> dict[str, Any]:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def api(db: str, clients: int, total: int) -> dict[str, Any]:
+    with serving(db, workers=2) as base:
         with session(db) as s:
             ids = list(s.scalars(select(Document.id)))
         times: list[float] = []
@@ -205,9 +217,6 @@ def api(db: str, clients: int, total: int) -> dict[str, Any]:
         }
         if shutil.which("wrk"):  # a C load generator takes far less of the 2 cores than 50 Python threads
             result["wrk"] = [wrk(base, clients, max(ids), gzip) for gzip in (False, True)]
-    finally:
-        server.terminate()
-        server.wait(10)
     return result
 
 
