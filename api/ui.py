@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import Db
 from api.grid import grids
-from schemas.report import CheckResult, Report
+from schemas.report import Report
+from schemas.rules import failures
 from worker import review
 from worker.normalise import InputError, looks_like_html, read_bytes
 from worker.normalise.decode import decode_bytes
@@ -123,22 +124,13 @@ def _age(task: ReviewTask) -> str:
     return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
 
 
-def _failing(checks: list[CheckResult]) -> list[CheckResult]:
-    return [c for c in checks if c.status == "fail" and not c.lenient]
-
-
-def _label(c: CheckResult) -> str:
-    return f"{c.id}[{','.join(c.args.values())}]" if c.args else c.id
-
-
 def _check_view(d: review.Draft) -> dict[str, Any]:
     """What the checks panel shows: failures now, and those the reviewer's edits have made pass."""
-    before = {_label(c) for c in _failing(Report.model_validate(d.base.report).checks)}
-    now_failing = _failing(d.report.checks)
-    labels = {_label(c) for c in now_failing}
+    before = {c.label for c in failures(Report.model_validate(d.base.report).checks)}
+    now_failing = failures(d.report.checks)
+    labels = {c.label for c in now_failing}
     return {
         "failing": now_failing,
-        "label": _label,
         "resolved": sorted(before - labels),
         "fixes": d.fixes(),
         "bad": sorted({k for c in now_failing if c.severity != "info" for k in c.operands}),

@@ -168,6 +168,11 @@ class CheckResult(BaseModel):
     source_anomaly: bool = False
     detail: str | None = None
 
+    @property
+    def label(self) -> str:
+        """The check as people name it: id and argument values, "T4.total[review]"."""
+        return f"{self.id}[{','.join(self.args.values())}]" if self.args else self.id
+
 
 def notable_failures(checks: Iterable[CheckResult]) -> list[CheckResult]:
     """The failures a user must hear about: strict (not the lenient re-run) and above `info`."""

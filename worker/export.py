@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schemas.report import CheckResult
 from worker.store.models import Batch, BatchDocument, CellRow, Document, ReportVersion
 
 Format = Literal["csv", "wide.csv", "xlsx", "parquet", "jsonl"]
@@ -62,10 +63,13 @@ class Latest:
     version: ReportVersion
 
     def anomalies(self) -> tuple[list[str], set[str]]:
-        """Checks a reviewer confirmed as the agency's own errors, and the cells they involve."""
-        found = [c for c in self.version.report.get("checks", []) if c.get("source_anomaly")]
-        ids = list(dict.fromkeys(f"{c['id']}[{','.join(c.get('args', {}).values())}]" for c in found))
-        return ids, {k for c in found for k in c.get("operands", [])}
+        return source_anomalies(self.version.report)
+
+
+def source_anomalies(report: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """Checks of a stored report that a reviewer confirmed as the agency's own errors, and their cells."""
+    found = [CheckResult.model_validate(c) for c in report.get("checks", []) if c.get("source_anomaly")]
+    return list(dict.fromkeys(c.label for c in found)), {k for c in found for k in c.operands}
 
 
 def latest_versions(s: Session, batch_name: str | None = None) -> list[Latest]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.report import Report
+from worker.export import source_anomalies
 from worker.store.models import ExtractionRun, ReportVersion, ReviewTask
 
 COLUMNS = ("group", "key", "reviewed", "corrected", "error_rate", "source_anomalies")
@@ -48,9 +49,7 @@ def accuracy(s: Session) -> dict[str, list[dict[str, Any]]]:
         if base is None or result is None:
             continue
         before, after = _cells(base), _cells(result)
-        anomalous = {
-            k for c in result.report.get("checks", []) if c.get("source_anomaly") for k in c.get("operands", [])
-        }
+        _, anomalous = source_anomalies(result.report)
         extractor, config = _extractor(s.get(ExtractionRun, base.run_id) if base.run_id else None)
         for key, was in before.items():
             wrong = int(after.get(key, was) != was)
