@@ -456,7 +456,8 @@ def status(batch_name: str | None, db_url: str) -> None:
 @click.option("--workers", default=1, show_default=True, help="Server processes.")
 @click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
 def serve(host: str, port: int, db_url: str, workers: int) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the database; uploads run in-process unless a broker is set."""
+    """Serve the HTTP API (OpenAPI at /docs) and the review UI (http://HOST:PORT/, sign in with a reviewer
+    token) on the database; uploads run in-process unless a broker is set."""
     import uvicorn
 
     upgrade(db_url)  # once, before any server process starts
@@ -474,7 +475,7 @@ def token() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
 def token_create(name: str, role: str, db_url: str) -> None:
-    """Create a token; it is printed once (only its hash is stored)."""
+    """Create a token; it is printed once (only its hash is stored). Reviewers sign in to the review UI with it."""
     with session(db_url) as s:
         click.echo(create_token(s, name, role))
 
