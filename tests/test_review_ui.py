@@ -297,7 +297,9 @@ def test_a_pdf_task_shows_the_page_with_the_cells_box(tmp_path: Path, browser_se
         assert page.locator("#source-page").is_visible() and not page.locator("#source-text").is_visible()
         cell = page.locator("input[data-key='review_litigation.review.upheld']")
         cell.focus()
-        page.wait_for_function("document.getElementById('page-img').complete && document.getElementById('page-img').naturalWidth > 0")
+        page.wait_for_function(
+            "document.getElementById('page-img').complete && document.getElementById('page-img').naturalWidth > 0"
+        )
         assert cell.get_attribute("data-page") is not None
         img = page.locator("#page-img").bounding_box()
         box = page.locator("#box").bounding_box()
