@@ -37,9 +37,9 @@ from worker.normalise.raster import (
 
 # Recognition pads every batch of text-line crops to at least this width (pixels at the model's 48-pixel
 # height). RapidOCR's default is 320, so a lone digit of a table cell was recognised as a 320-pixel-wide
-# line, mostly padding: on a table page that was ~2/3 of all recognition time. 48 (no padding) lost lone
-# "0"s on degraded scans; 96 read them all and halves recognition time.
-REC_MIN_WIDTH = 96
+# line, mostly padding: ~2/3 of all recognition time on a table page. Less padding changes what the model
+# sees: at 48 and 96 lone "0"s of degraded scans and photos came back empty; 160 read them as 320 did.
+REC_MIN_WIDTH = 160
 
 _engine: Any = None
 _engine_lock = threading.Lock()
