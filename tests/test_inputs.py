@@ -139,6 +139,19 @@ def test_cell_with_a_broken_ruling_keeps_its_text() -> None:
     assert len(hole) == 1 and hole[0].text == "7" and hole[0].bbox == (100.0, 50.0, 200.0, 100.0)
 
 
+def test_rectangle_around_cells_is_not_a_cell() -> None:
+    """Outer rulings around a broken inner one draw a rectangle enclosing other cells; it is no cell (it
+    would take the header and the numbers below it together), and its uncovered slots become cells."""
+    from worker.normalise.layout import TextBox, build_table
+
+    regions = [(0.0, 0.0, 100.0, 50.0), (0.0, 50.0, 100.0, 100.0)]  # column 0: header over value
+    regions += [(100.0, 0.0, 200.0, 100.0), (100.0, 0.0, 200.0, 50.0)]  # column 1: value's ruling broken
+    boxes = [TextBox("总计", (130.0, 10.0, 170.0, 40.0), 0.99), TextBox("13", (140.0, 60.0, 160.0, 90.0), 0.99)]
+    table = build_table(regions, boxes, 3.0)
+    text = {(c.row, c.col): c.text for c in table.cells}
+    assert text == {(0, 0): "", (1, 0): "", (0, 1): "总计", (1, 1): "13"}
+
+
 def _num(g: dict[str, Any]) -> Any:
     from decimal import Decimal
 
