@@ -125,8 +125,9 @@ def build_table(regions: list[BBox], boxes: list[TextBox], tolerance: float) -> 
     """A grid from cell rectangles: row/col/span from the distinct cell edges, text from boxes inside."""
     xs = _boundaries([c[0] for c in regions] + [c[2] for c in regions], tolerance)
     ys = _boundaries([c[1] for c in regions] + [c[3] for c in regions], tolerance)
+    regions = _disjoint(regions, tolerance)
     cells: list[LayoutCell] = []
-    for r in sorted(regions, key=lambda c: (c[1], c[0])):
+    for r in sorted([*regions, *_holes(regions, xs, ys)], key=lambda c: (c[1], c[0])):
         row, col = _index(ys, r[1]), _index(xs, r[0])
         inside = [b for b in boxes if r[0] <= b.cx < r[2] and r[1] <= b.cy < r[3]]
         text, conf = join_boxes(inside)
@@ -135,6 +136,43 @@ def build_table(regions: list[BBox], boxes: list[TextBox], tolerance: float) -> 
         )
     bbox = (xs[0], ys[0], xs[-1], ys[-1])
     return LayoutTable(bbox, cells, xs, len(ys) - 1)
+
+
+def _disjoint(regions: list[BBox], tolerance: float) -> list[BBox]:
+    """The cells without the rectangles that enclose other cells.
+
+    Table cells never overlap; a rectangle around other cells is drawn by the outer rulings where an
+    inner one is broken (a stamp, faded ink), and would take every box inside it, header and numbers
+    alike. Its slots that no other cell covers become cells of their own (_holes).
+    """
+
+    def encloses(a: BBox, b: BBox) -> bool:
+        return (
+            a != b and all(a[i] - tolerance <= b[i] for i in (0, 1)) and all(b[i] <= a[i] + tolerance for i in (2, 3))
+        )
+
+    return [a for a in regions if not any(encloses(a, b) for b in regions)]
+
+
+def _holes(regions: list[BBox], xs: list[float], ys: list[float]) -> list[BBox]:
+    """Slots of the table's lattice that no found cell covers, as cells of their own.
+
+    A ruling broken by a scan (faded ink, a stamp, a fold) leaves a slot with no rectangle around it;
+    the text in it still belongs to the table (the page's lines skip the table's area), so without this
+    it would be lost and the row would come back short. A slot becomes one cell: the grid around it
+    still says which row and column it is.
+    """
+    covered = set()
+    for r in regions:
+        r0, r1 = _index(ys, r[1]), _index(ys, r[3])
+        c0, c1 = _index(xs, r[0]), _index(xs, r[2])
+        covered |= {(i, j) for i in range(r0, max(r1, r0 + 1)) for j in range(c0, max(c1, c0 + 1))}
+    return [
+        (xs[j], ys[i], xs[j + 1], ys[i + 1])
+        for i in range(len(ys) - 1)
+        for j in range(len(xs) - 1)
+        if (i, j) not in covered
+    ]
 
 
 # --- text boxes → lines and cell text ----------------------------------------------------------------
