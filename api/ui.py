@@ -55,6 +55,7 @@ CSP = (
 )
 QUEUE_STATES = ("open", "claimed", "submitted")
 PAGE_DPI = 110
+QUEUE_PAGE = 500  # rows listed on the queue page; the counts cover every task
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,8 @@ def ui_router() -> APIRouter:
             request,
             "queue.html",
             who=who,
-            rows=[(t, d, _age(t)) for t, d in rows],
+            rows=[(t, d, _age(t)) for t, d in rows[:QUEUE_PAGE]],
+            total=len(rows),
             counts=counts,
             by_state=by_state,
             reasons=REASONS,
