@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import gzip
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import Text, cast, select
 
+from api.lru import ByteLRU
 from worker.store.db import session
 from worker.store.models import ReportVersion
 
@@ -36,16 +35,14 @@ class Body:
 
 
 class ReportBodies:
-    """An LRU of compressed report bodies by version id, bounded in bytes; `get` returns None when the document has no such version."""
+    """Compressed report bodies by version id, bounded in bytes; `get` returns None when the document has
+    no such version."""
 
     def __init__(
         self, db_url: str, budget_bytes: int = int(os.environ.get("GOUJI_REPORT_CACHE_MB", "64")) << 20
     ) -> None:
         self._db_url = db_url
-        self._budget = budget_bytes
-        self._size = 0
-        self._items: OrderedDict[int, Body] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = ByteLRU(budget_bytes)
 
     def get(self, doc_id: int, version: int | None) -> Body | None:
         with session(self._db_url) as s:
@@ -54,18 +51,11 @@ class ReportBodies:
             version_id = s.scalar(q.limit(1))
             if version_id is None:
                 return None
-            with self._lock:
-                if (hit := self._items.get(version_id)) is not None:
-                    self._items.move_to_end(version_id)
-                    return hit
+            if (hit := self._cache.get(version_id)) is not None:
+                return Body(version_id, hit)
             text = s.scalar(select(cast(ReportVersion.report, Text)).where(ReportVersion.id == version_id))
         if text is None:  # deleted between the two reads
             return None
         body = Body(version_id, gzip.compress(text.encode("utf-8"), compresslevel=6))
-        with self._lock:
-            if version_id not in self._items:
-                self._items[version_id] = body
-                self._size += len(body.gzipped)
-            while self._size > self._budget and self._items:
-                self._size -= len(self._items.popitem(last=False)[1].gzipped)
+        self._cache.put(version_id, body.gzipped)
         return body

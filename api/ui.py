@@ -14,9 +14,7 @@ import csv
 import hashlib
 import io
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Db
 from api.grid import grids
+from api.lru import ByteLRU
 from schemas.report import Report
 from schemas.rules import failures
 from worker import review
@@ -167,32 +166,20 @@ def _source(doc: Document) -> tuple[str, str | None, list[dict[str, Any]]]:
     return text, nh3.clean(html), pages
 
 
-class PageImages:
-    """PNG pages of PDF and image sources, rendered on demand and kept per process (a scan's page is
-    prepared again as OCR prepared it, about a second)."""
-
-    def __init__(self, capacity: int = 32) -> None:
-        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, doc: Document, page: int) -> bytes:
-        key = (doc.sha256, page)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
+def _page_png(cache: ByteLRU, doc: Document, page: int) -> bytes:
+    """A PDF or image source's page as PNG, kept per process: a scan's page is prepared again as OCR
+    prepared it, about a second."""
+    key = (doc.sha256, page)
+    png = cache.get(key)
+    if png is None:
         png = page_image(doc.content, doc.file_name, page, dpi=PAGE_DPI)
-        with self._lock:
-            self._items[key] = png
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-        return png
+        cache.put(key, png)
+    return png
 
 
 def ui_router() -> APIRouter:
     r = APIRouter(include_in_schema=False)
-    images = PageImages()
+    images = ByteLRU(32 << 20)
 
     @r.get("/")
     def home() -> RedirectResponse:
@@ -296,8 +283,7 @@ def ui_router() -> APIRouter:
     def task_page(request: Request, s: Db, who: Who, task_id: int, msg: str | None = None) -> HTMLResponse:
         started = time.perf_counter()
         task = _task(s, task_id)
-        doc = s.get(Document, task.document_id)
-        assert doc is not None
+        doc = review.document_of(s, task)
         d = review.draft(s, task)
         layout = d.report.layout_obj()
         text, html, pages = _source(doc)
@@ -327,10 +313,9 @@ def ui_router() -> APIRouter:
 
     @r.get("/review/tasks/{task_id}/pages/{page}.png")
     def page_png(s: Db, who: Who, task_id: int, page: Annotated[int, PathParam(ge=1, le=10_000)]) -> Response:
-        doc = s.get(Document, _task(s, task_id).document_id)
-        assert doc is not None
+        doc = review.document_of(s, _task(s, task_id))
         try:
-            png = images.get(doc, page)
+            png = _page_png(images, doc, page)
         except InputError as e:
             raise HTTPException(404, e.problem) from None
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

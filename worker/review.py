@@ -31,7 +31,6 @@ from worker.validate import run_checks
 
 LEASE = timedelta(seconds=float(os.environ.get("GOUJI_REVIEW_LEASE", "1800")))
 EDITED = "reviewer_edit"  # flag of a cell whose value a reviewer changed
-CLOSED_STATES = ("accepted", "confirmed", "not_report")
 _STATUS_TEXT = {"blank": "", "dash": "-", "not_applicable": "/", "missing": "?"}
 
 
@@ -170,16 +169,19 @@ def apply_fix(s: Session, task: ReviewTask, who: str, index: int) -> Draft:
     return draft(s, task)
 
 
+def document_of(s: Session, task: ReviewTask) -> Document:
+    doc = s.get(Document, task.document_id)
+    assert doc is not None  # a document's tasks are deleted with it (cascade)
+    return doc
+
+
 def _close(s: Session, task: ReviewTask, state: str, doc_state: str) -> None:
     task.state, task.claimed_by, task.lease_until, task.closed_at = state, None, None, now()
-    doc = s.get(Document, task.document_id)
-    assert doc is not None
-    doc.state = doc_state
+    document_of(s, task).state = doc_state
 
 
 def _new_version(s: Session, task: ReviewTask, report: Report, origin: str) -> ReportVersion:
-    doc = s.get(Document, task.document_id)
-    assert doc is not None
+    doc = document_of(s, task)
     version = store_version(s, doc, None, report, origin)
     task.result_version_id = version.id
     s.flush()
@@ -224,9 +226,7 @@ def not_a_report(s: Session, task: ReviewTask, who: str, note: str | None = None
     _holding(s, task, who)
     _event(s, task, who, "not_report", reason=note)
     _close(s, task, "not_report", "refused")
-    doc = s.get(Document, task.document_id)
-    assert doc is not None
-    doc.error = f"not a report (reviewer {who}{': ' + note if note else ''})"
+    document_of(s, task).error = f"not a report (reviewer {who}{': ' + note if note else ''})"
     s.flush()
     return task
 
