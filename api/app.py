@@ -19,17 +19,19 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import Db
-from api.report_bodies import ReportBodies
-from api.ui import HERE, review_error_response, ui_router
-from schemas.report import Report
-from worker.export import FORMATS, MEDIA_TYPES, export_bytes
-from worker.llm.config import LLMConfig, from_env
-from worker.pipeline import FINAL_STATES, add_document, batch, process, request_work
-from worker.review import ReviewError
-from worker.status import status_lines
-from worker.store.db import database_url, session
-from worker.store.models import (
+from gouji.api.deps import Db
+from gouji.api.report_bodies import ReportBodies
+from gouji.api.ui import HERE, review_error_response, ui_router
+from gouji.schemas.report import Report
+from gouji.worker.llm.config import LLMConfig, from_env
+from gouji.worker.service.export import FORMATS, MEDIA_TYPES, export_bytes
+from gouji.worker.service.pipeline import FINAL_STATES, add_document, batch, process, request_work
+from gouji.worker.service.review import ReviewError
+from gouji.worker.service.status import status_lines
+from gouji.worker.service.tasks import broker_url, enqueue, queue_depths
+from gouji.worker.service.tokens import GRANTS, lookup
+from gouji.worker.store.db import database_url, session
+from gouji.worker.store.models import (
     Batch,
     BatchDocument,
     CheckRow,
@@ -39,8 +41,6 @@ from worker.store.models import (
     ReportVersion,
     ReviewTask,
 )
-from worker.tasks import broker_url, enqueue, queue_depths
-from worker.tokens import GRANTS, lookup
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FILES = 1000

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from worker.store.db import session
+from gouji.worker.store.db import session
 
 
 def _session(request: Request) -> Iterator[Session]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas.template import T3_GROUPS, T4_GROUPS, T4_LEAVES, TABLE2, CellSpec, Layout, cell_specs
+from gouji.schemas.template import T3_GROUPS, T4_GROUPS, T4_LEAVES, TABLE2, CellSpec, Layout, cell_specs
 
 
 @dataclass

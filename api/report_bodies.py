@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Text, cast, select
 
-from api.lru import ByteLRU
-from worker.store.db import session
-from worker.store.models import ReportVersion
+from gouji.api.lru import ByteLRU
+from gouji.worker.store.db import session
+from gouji.worker.store.models import ReportVersion
 
 
 @dataclass(frozen=True)

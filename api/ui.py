@@ -29,20 +29,20 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import Db
-from api.grid import grids
-from api.lru import ByteLRU
-from schemas.report import Report
-from schemas.rules import failures
-from worker import review
-from worker.normalise import InputError, looks_like_html, read_bytes
-from worker.normalise.decode import decode_bytes
-from worker.normalise.pages import page_image
-from worker.review_accuracy import COLUMNS as ACCURACY_COLUMNS
-from worker.review_accuracy import accuracy
-from worker.routing import REASONS
-from worker.store.models import ApiToken, Batch, BatchDocument, Document, ReviewTask, UiSession, now
-from worker.tokens import GRANTS, lookup
+from gouji.api.deps import Db
+from gouji.api.grid import grids
+from gouji.api.lru import ByteLRU
+from gouji.schemas.report import Report
+from gouji.schemas.rules import failures
+from gouji.worker.read import InputError, looks_like_html, read_bytes
+from gouji.worker.read.decode import decode_bytes
+from gouji.worker.read.pages import page_image
+from gouji.worker.service import review
+from gouji.worker.service.accuracy import COLUMNS as ACCURACY_COLUMNS
+from gouji.worker.service.accuracy import accuracy
+from gouji.worker.service.routing import REASONS
+from gouji.worker.service.tokens import GRANTS, lookup
+from gouji.worker.store.models import ApiToken, Batch, BatchDocument, Document, ReviewTask, UiSession, now
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")

@@ -18,9 +18,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, reports, write_result
-from worker.extract.report import extract_report
-from worker.normalise import read_document
-from worker.synth import write_corpus
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import read_document
+from gouji.worker.synth.generate import write_corpus
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:

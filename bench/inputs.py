@@ -1,7 +1,7 @@
 """Cell accuracy, seconds per page and peak memory of reading messy inputs, by kind of input.
 
 Kinds: text PDF and Word (synthetic), scanned PDF at 300 and 200 dpi, a degraded scan and a phone-photo
-TIFF (synthetic, from synth_render), and the real PDFs of the shared corpus. Both template versions
+TIFF (synthetic, from worker/synth/render.py), and the real PDFs of the shared corpus. Both template versions
 alternate. A cell is right when status and value equal the gold's; "numeric" counts only the cells the
 gold reports a number for (the target for scans: ≥ 99.5 % exact). Seconds per page = read + extract time
 over pages read. Each kind runs in its own process (two at a time, one OCR thread each, as the workers
@@ -23,11 +23,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, write_result
-from schemas.template import VERSIONS
-from worker.extract.report import extract_report
-from worker.normalise import read_bytes
-from worker.synth import Style, synthesize
-from worker.synth_render import SCAN_KINDS, ScanKind
+from gouji.schemas.template import VERSIONS
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import read_bytes
+from gouji.worker.synth.generate import Style, synthesize
+from gouji.worker.synth.render import SCAN_KINDS, ScanKind
 
 KINDS: dict[str, tuple[Style, ScanKind]] = {
     "text_pdf": ("pdf", "scan300"),

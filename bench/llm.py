@@ -26,17 +26,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, reports, write_result
-from prompts import system_prompt, task_prompt
-from schemas.llm import TABLES
-from schemas.report import Report
-from schemas.rules import evaluate
-from worker.llm.client import schema_json
-from worker.llm.config import LLMConfig
-from worker.llm.extract import extract_with_llm
-from worker.llm.fake_server import FakeLLM, prompt_tokens
-from worker.llm.fusion import routes_to_review
-from worker.normalise import NormalisedDoc, read_bytes, read_document
-from worker.synth import STYLES, synthesize
+from gouji.prompts import system_prompt, task_prompt
+from gouji.schemas.llm import TABLES
+from gouji.schemas.report import Report
+from gouji.schemas.rules import evaluate
+from gouji.worker.llm.client import schema_json
+from gouji.worker.llm.config import LLMConfig
+from gouji.worker.llm.extract import extract_with_llm
+from gouji.worker.llm.fusion import routes_to_review
+from gouji.worker.read import NormalisedDoc, read_bytes, read_document
+from gouji.worker.synth.generate import STYLES, synthesize
+from tests.fake_openai import FakeLLM, prompt_tokens
 
 
 def corpus_docs(corpus: Path) -> list[tuple[str, NormalisedDoc, dict[str, Any]]]:

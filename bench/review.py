@@ -28,11 +28,11 @@ import httpx
 
 from bench._corpus import write_result
 from bench.service import p95, serving
-from worker.pipeline import add_document, batch, process, request_work
-from worker.store.db import session
-from worker.store.models import Document, ReviewTask
-from worker.synth import write_corpus
-from worker.tokens import create_token
+from gouji.worker.service.pipeline import add_document, batch, process, request_work
+from gouji.worker.service.tokens import create_token
+from gouji.worker.store.db import session
+from gouji.worker.store.models import Document, ReviewTask
+from gouji.worker.synth.generate import write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "corpus" / "reports"

@@ -38,10 +38,10 @@ import psycopg
 from sqlalchemy import select
 
 from bench._corpus import write_result
-from worker.pipeline import add_document, batch, process
-from worker.store.db import session
-from worker.store.models import Document
-from worker.synth import write_corpus
+from gouji.worker.service.pipeline import add_document, batch, process
+from gouji.worker.store.db import session
+from gouji.worker.store.models import Document
+from gouji.worker.synth.generate import write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("GOUJI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -119,7 +119,7 @@ def with_workers(corpus: Path, n: int, tmp: Path) -> dict[str, Any]:
     env = dict(os.environ, GOUJI_DATABASE_URL=db, GOUJI_BROKER_URL=f"redis://127.0.0.1:{port}/0")
     time.sleep(0.5)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "worker", "-c", "2", "--loglevel", "WARNING"],
+        [sys.executable, "-m", "gouji.api.cli", "worker", "-c", "2", "--loglevel", "WARNING"],
         env=env,
         cwd=ROOT,
         start_new_session=True,
@@ -129,7 +129,7 @@ def with_workers(corpus: Path, n: int, tmp: Path) -> dict[str, Any]:
     try:
         time.sleep(3)
         subprocess.run(
-            [sys.executable, "-m", "worker.cli", "ingest", str(corpus), "--batch", "bench"],
+            [sys.executable, "-m", "gouji.api.cli", "ingest", str(corpus), "--batch", "bench"],
             env=env,
             cwd=ROOT,
             check=False,
@@ -167,7 +167,7 @@ def serving(db: str, workers: int = 1) -> Iterator[str]:
     """`gouji serve` on `db` in its own process, ready; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "serve", "--port", str(port), "--db", db, "--workers", str(workers)],
+        [sys.executable, "-m", "gouji.api.cli", "serve", "--port", str(port), "--db", db, "--workers", str(workers)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

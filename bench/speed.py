@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, reports, write_result
-from worker.extract.report import extract_report
-from worker.normalise import read_document
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import read_document
 
 
 def main() -> None:

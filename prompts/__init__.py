@@ -14,8 +14,8 @@ from typing import Any
 
 import jinja2
 
-from schemas.llm import TableId
-from schemas.template import APPLICANT_COLUMNS, T4_GROUPS, T4_LEAVES, TABLE2, Version, table3_rows
+from gouji.schemas.llm import TableId
+from gouji.schemas.template import APPLICANT_COLUMNS, T4_GROUPS, T4_LEAVES, TABLE2, Version, table3_rows
 
 PROMPT_VERSION = "v1"
 _DIR = Path(__file__).resolve().parent / PROMPT_VERSION

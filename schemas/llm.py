@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from schemas.template import (
+from gouji.schemas.template import (
     APPLICANT_COLUMNS,
     LP_SUBTOTAL,
     SINGLE_ROW,

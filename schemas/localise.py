@@ -17,9 +17,9 @@ from itertools import combinations
 
 from pydantic import BaseModel, Field
 
-from schemas.cells import Cell
-from schemas.rules import Instance, instances
-from schemas.template import Layout, cell_specs
+from gouji.schemas.cells import Cell
+from gouji.schemas.rules import Instance, instances
+from gouji.schemas.template import Layout, cell_specs
 
 HYPOTHESES = (
     "dropped_digit",

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from schemas.cells import NOT_PRINTED, Cell, Span
-from schemas.template import (
+from gouji.schemas.cells import NOT_PRINTED, Cell, Span
+from gouji.schemas.template import (
     T4_GROUPS,
     T4_LEAVES,
     TABLE2,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from schemas.cells import Cell
-from schemas.report import CheckResult, NarrativeFact
-from schemas.template import (
+from gouji.schemas.cells import Cell
+from gouji.schemas.report import CheckResult, NarrativeFact
+from gouji.schemas.template import (
     C7,
     LP_COMPONENTS,
     LP_SUBTOTAL,

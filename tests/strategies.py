@@ -13,8 +13,8 @@ from typing import Literal
 
 from hypothesis import strategies as st
 
-from schemas.cells import Cell
-from schemas.template import (
+from gouji.schemas.cells import Cell
+from gouji.schemas.template import (
     C6,
     LP_COMPONENTS,
     T4_GROUPS,

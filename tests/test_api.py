@@ -14,10 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-from api.app import MAX_FILE_BYTES, create_app
+from gouji.api.app import MAX_FILE_BYTES, create_app
+from gouji.worker.service.tokens import create_token
+from gouji.worker.store.db import session
 from tests.conftest import ROOT
-from worker.store.db import session
-from worker.tokens import create_token
 
 SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 
@@ -42,7 +42,7 @@ class Server:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
-    url = f"sqlite:///{tmp_path / 'api.db'}"
+    url = f"sqlite:///{tmp_path / 'gouji.api.db'}"
     with session(url) as s:
         tokens = {role: create_token(s, role, role) for role in ("uploader", "reviewer", "admin")}
     with Server(url) as base, httpx.Client(base_url=base, timeout=60) as client:

@@ -9,18 +9,18 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from gouji.worker.service.pipeline import add_document, batch, process
+from gouji.worker.service.tokens import create_token
+from gouji.worker.store.db import session
 from tests.conftest import ROOT
 from tests.test_api import Server
-from worker.pipeline import add_document, batch, process
-from worker.store.db import session
-from worker.tokens import create_token
 
 TOKEN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
-    db = tmp_path_factory.mktemp("fuzz") / "api.db"
+    db = tmp_path_factory.mktemp("fuzz") / "gouji.api.db"
     url = f"sqlite:///{db}"
     with session(url) as s:
         TOKEN["admin"] = create_token(s, "fuzz", "admin")

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from gouji.worker.store.db import session
+from gouji.worker.store.models import Document, ExtractionRun, ReportVersion
+from gouji.worker.synth.generate import write_corpus
 from tests.conftest import ROOT, postgres_database
-from worker.store.db import session
-from worker.store.models import Document, ExtractionRun, ReportVersion
-from worker.synth import write_corpus
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/redis-server") and not os.environ.get("GOUJI_REDIS_SERVER"),
@@ -104,7 +104,7 @@ def env_for(redis: Redis, db: str) -> dict[str, str]:
 
 def start_worker(env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "worker", "-c", "2", "--loglevel", "INFO", *extra],
+        [sys.executable, "-m", "gouji.api.cli", "worker", "-c", "2", "--loglevel", "INFO", *extra],
         env=env,
         cwd=ROOT,
         stdout=log.open("ab"),
@@ -135,7 +135,7 @@ def wait_until(db: str, total: int, seconds: float) -> dict[str, int]:
 
 def ingest(env: dict[str, str], path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", "ingest", str(path), "--batch", "b", *extra],
+        [sys.executable, "-m", "gouji.api.cli", "ingest", str(path), "--batch", "b", *extra],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -145,12 +145,12 @@ def ingest(env: dict[str, str], path: Path, *extra: str) -> subprocess.Completed
 
 
 def test_workers_process_a_batch(redis: Redis, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from worker.tasks import QUEUES, queue_depths
+    from gouji.worker.service.tasks import QUEUES, queue_depths
 
     env = env_for(redis, pg_url)
     monkeypatch.setenv("GOUJI_BROKER_URL", redis.url)
     assert queue_depths() == dict.fromkeys(QUEUES, 0)
-    worker = start_worker(env, tmp_path / "worker.log")
+    worker = start_worker(env, tmp_path / "gouji.worker.log")
     try:
         r = ingest(env, ROOT / "examples" / "reports", "--wait", "90")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -171,12 +171,12 @@ def test_beat_resends_requests_whose_messages_were_lost(redis: Redis, pg_url: st
 
     redis_py.Redis.from_url(redis.url).flushall()  # every message lost; the requests stay in the database
     env.update(GOUJI_REQUEUE_EVERY="1", GOUJI_REQUEUE_AFTER="0")
-    worker = start_worker(env, tmp_path / "worker.log", "--beat")
+    worker = start_worker(env, tmp_path / "gouji.worker.log", "--beat")
     try:
         final = wait_until(pg_url, 5, 90)
     finally:
         kill(worker, signal.SIGTERM)
-    assert final == {"accepted": 4, "review": 1}, (tmp_path / "worker.log").read_text()[-3000:]
+    assert final == {"accepted": 4, "review": 1}, (tmp_path / "gouji.worker.log").read_text()[-3000:]
     with session(pg_url) as s:
         assert s.scalar(select(func.count()).select_from(ReportVersion)) == 5
         assert s.scalar(select(func.count()).where(Document.pending_since.is_not(None))) == 0
@@ -190,7 +190,7 @@ def test_kill_9_mid_batch_then_redis_restart_loses_and_duplicates_nothing(
     env = env_for(redis, pg_url)
     r = ingest(env, corpus / "reports")
     assert "queued 200 document(s)" in r.stdout, r.stdout + r.stderr
-    log = tmp_path / "worker.log"
+    log = tmp_path / "gouji.worker.log"
     worker = start_worker(env, log)
     wait_until(pg_url, 60, 120)
     kill(worker)  # SIGKILL to the whole process group, mid-batch
@@ -221,8 +221,8 @@ def test_llm_storm_through_workers_holds_the_shared_rate_limit(redis: Redis, pg_
     import json
     from collections import Counter
 
-    from worker.llm.fake_server import FakeLLM
-    from worker.normalise import read_document
+    from gouji.worker.read import read_document
+    from tests.fake_openai import FakeLLM
 
     rpm, window = 6, 2.0
     with FakeLLM() as fake:
@@ -241,7 +241,7 @@ def test_llm_storm_through_workers_holds_the_shared_rate_limit(redis: Redis, pg_
             "GOUJI_LLM_RATE_WINDOW": str(window),
         }
         worker = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "worker", "-c", "2", "-Q", "llm"],
+            [sys.executable, "-m", "gouji.api.cli", "worker", "-c", "2", "-Q", "llm"],
             env=env,
             cwd=ROOT,
             stdout=(tmp_path / "w.log").open("ab"),
@@ -278,7 +278,7 @@ def test_upload_workers_store_export_every_corpus_file(redis: Redis, pg_url: str
         pytest.skip("../shared/corpus not present")
     env = env_for(redis, pg_url)
     token = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "token", "create", "--name", "e2e", "--role", "uploader"],
+        [sys.executable, "-m", "gouji.api.cli", "token", "create", "--name", "e2e", "--role", "uploader"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -287,14 +287,14 @@ def test_upload_workers_store_export_every_corpus_file(redis: Redis, pg_url: str
     ).stdout.strip()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "gouji.api.cli", "serve", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    worker = start_worker(env, tmp_path / "worker.log")
+    worker = start_worker(env, tmp_path / "gouji.worker.log")
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=60) as client:

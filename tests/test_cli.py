@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from schemas.report import Report
+from gouji.schemas.report import Report
 from tests.conftest import ROOT, SHARED, gold_for, needs_corpus
 
 SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
@@ -19,7 +19,7 @@ SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 
 def gouji(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *map(str, args)],
+        [sys.executable, "-m", "gouji.api.cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas.rules import failures
+from gouji.schemas.rules import failures
+from gouji.worker.check.grounding import grounded
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import read_document
 from tests.conftest import SHARED, corpus_reports, gold_for, needs_corpus
-from worker.extract.report import extract_report
-from worker.grounding import grounded
-from worker.normalise import read_document
 
 # Cells the file's text cannot determine (the gold read them from the page's HTML or the PDF):
 # pingtan-2019: table 二 rows run together ("规范性文件898989", "行政许可3960181"…), no identity splits them;

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.extract.report import extract_report
-from worker.normalise import read_document
-from worker.synth import STYLES, Columns, Style, synthesize
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import read_document
+from gouji.worker.synth.generate import STYLES, Columns, Style, synthesize
 
 
 def _score(tmp: Path, seed: int, style: Style, columns: Columns = "7") -> tuple[list[str], list[str]]:

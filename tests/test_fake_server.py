@@ -22,17 +22,17 @@ from openai import OpenAI
 from openai.lib._pydantic import to_strict_json_schema
 from openai.types.chat import ChatCompletionMessageFunctionToolCall
 
-from schemas.llm import TableId, column_keys, flat_key, response_model, row_keys
-from schemas.template import Version
+from gouji.schemas.llm import TableId, column_keys, flat_key, response_model, row_keys
+from gouji.schemas.template import Version
+from gouji.worker.read import read_document
 from tests.conftest import ROOT
-from worker.llm.fake_server import (
+from tests.fake_openai import (
     VALUE_FAULTS,
     FakeLLM,
     count_tokens,
     load_corpus,
     prompt_tokens,
 )
-from worker.normalise import read_document
 
 SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 SEED_GOLD = ROOT / "examples" / "gold" / "cq-scjgj-2020.json"
@@ -522,7 +522,7 @@ def test_load_corpus_and_command_line() -> None:
         [
             sys.executable,
             "-m",
-            "worker.llm.fake_server",
+            "tests.fake_openai",
             "--gold-dir",
             str(gold),
             "--reports-dir",

@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from schemas.cells import LOW_OCR_CONFIDENCE
+from gouji.schemas.cells import LOW_OCR_CONFIDENCE
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import InputError, read_bytes, read_document
+from gouji.worker.read.ocr import orientation
+from gouji.worker.read.office import INSTALL_HINT, soffice
+from gouji.worker.read.pages import cell_crop, page_image
+from gouji.worker.read.raster import quarter_turns, split_spread
+from gouji.worker.synth.generate import synthesize
 from tests.conftest import ROOT, SHARED, gold_for, needs_corpus
-from worker.extract.report import extract_report
-from worker.normalise import InputError, read_bytes, read_document
-from worker.normalise.ocr import orientation
-from worker.normalise.office import INSTALL_HINT, soffice
-from worker.normalise.pages import cell_crop, page_image
-from worker.normalise.raster import quarter_turns, split_spread
-from worker.synth import synthesize
 
 REAL_PDFS = sorted((SHARED / "reports").glob("*.pdf")) if SHARED.is_dir() else []
 
@@ -112,7 +112,7 @@ def test_table4_under_the_seal_is_read() -> None:
 
 def test_seal_removal_keeps_print_under_the_seal() -> None:
     """A red stamp over a black ruling: the stamp goes, the ruling under it stays (and stays found)."""
-    from worker.normalise.raster import remove_red, ruling_edges
+    from gouji.worker.read.raster import remove_red, ruling_edges
 
     page = np.full((400, 1200, 3), 255, np.uint8)
     page[200:204, 100:1100] = 0  # a ruling
@@ -129,7 +129,7 @@ def test_seal_removal_keeps_print_under_the_seal() -> None:
 
 def test_cell_with_a_broken_ruling_keeps_its_text() -> None:
     """A lattice slot no rectangle was found for (its ruling broken in the scan) is still a cell."""
-    from worker.normalise.layout import TextBox, build_table
+    from gouji.worker.read.layout import TextBox, build_table
 
     regions = [(0.0, 0.0, 100.0, 50.0), (100.0, 0.0, 200.0, 50.0), (200.0, 0.0, 300.0, 50.0)]
     regions += [(0.0, 50.0, 100.0, 100.0), (200.0, 50.0, 300.0, 100.0)]  # (row 1, col 1) not found
@@ -142,7 +142,7 @@ def test_cell_with_a_broken_ruling_keeps_its_text() -> None:
 def test_rectangle_around_cells_is_not_a_cell() -> None:
     """Outer rulings around a broken inner one draw a rectangle enclosing other cells; it is no cell (it
     would take the header and the numbers below it together), and its uncovered slots become cells."""
-    from worker.normalise.layout import TextBox, build_table
+    from gouji.worker.read.layout import TextBox, build_table
 
     regions = [(0.0, 0.0, 100.0, 50.0), (0.0, 50.0, 100.0, 100.0)]  # column 0: header over value
     regions += [(100.0, 0.0, 200.0, 100.0), (100.0, 0.0, 200.0, 50.0)]  # column 1: value's ruling broken
@@ -163,7 +163,7 @@ def test_orientation_of_turned_pages() -> None:
     """A page scanned sideways or upside down is turned upright before OCR."""
     import pypdfium2 as pdfium
 
-    from worker.normalise.raster import render_pdf_page
+    from gouji.worker.read.raster import render_pdf_page
 
     doc = pdfium.PdfDocument(str(SHARED / "reports" / "hongze-2023.pdf"))
     page = render_pdf_page(doc, 2, 100)

@@ -23,13 +23,13 @@ from openai import OpenAI
 from openai.lib._pydantic import to_strict_json_schema
 
 from bench.llama_server import MODEL_ALIAS, serve
-from schemas.llm import response_model
+from gouji.schemas.llm import response_model
+from gouji.worker.extract.report import extract_report
+from gouji.worker.extract.segment import find_regions
+from gouji.worker.llm.fusion import fuse, routes_to_review
+from gouji.worker.llm.reading import answer_cells, locate
+from gouji.worker.read import read_document
 from tests.conftest import ROOT
-from worker.extract.report import extract_report
-from worker.extract.segment import find_regions
-from worker.llm.fusion import fuse, routes_to_review
-from worker.llm.reading import answer_cells, locate
-from worker.normalise import read_document
 
 pytestmark = pytest.mark.slow
 

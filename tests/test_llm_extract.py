@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from schemas.cells import Cell
+from gouji.schemas.cells import Cell
+from gouji.worker.llm.config import LLMConfig, detect_provider, from_env
+from gouji.worker.llm.errors import LLMError
+from gouji.worker.llm.extract import extract_with_llm
+from gouji.worker.read import read_bytes, read_document
 from tests.conftest import ROOT
-from worker.llm.config import LLMConfig, detect_provider, from_env
-from worker.llm.errors import LLMError
-from worker.llm.extract import extract_with_llm
-from worker.llm.fake_server import FakeLLM
-from worker.normalise import read_bytes, read_document
+from tests.fake_openai import FakeLLM
 
 SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 GOLD = json.loads((ROOT / "examples" / "gold" / "cq-scjgj-2020.json").read_text(encoding="utf-8"))["cells"]
@@ -199,7 +199,7 @@ def test_errors_pickle_and_config_comes_from_the_environment() -> None:
 
 def test_cli_llm_flag(fake: FakeLLM, tmp_path: Path) -> None:
     def extract(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        args = [sys.executable, "-m", "worker.cli", "extract", "--llm", str(SEED), "-o", str(tmp_path)]
+        args = [sys.executable, "-m", "gouji.api.cli", "extract", "--llm", str(SEED), "-o", str(tmp_path)]
         return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOUJI_")}

@@ -15,7 +15,7 @@ import pytest
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel
 
-from schemas.llm import TABLES, all_response_models, column_keys, response_model, row_keys
+from gouji.schemas.llm import TABLES, all_response_models, column_keys, response_model, row_keys
 
 FORBIDDEN = {
     "default",

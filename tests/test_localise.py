@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import build_cells, consistent_reports, table34_keys
 
-from schemas.cells import Cell
-from schemas.localise import Change, FixProposal, _cell_hypotheses, implicated, propose_fixes
-from schemas.rules import evaluate, failures
-from schemas.template import Layout
+from gouji.schemas.cells import Cell
+from gouji.schemas.localise import Change, FixProposal, _cell_hypotheses, implicated, propose_fixes
+from gouji.schemas.rules import evaluate, failures
+from gouji.schemas.template import Layout
 
 L2019 = Layout.default("2019")
 L2021 = Layout.default("2021")

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from strategies import consistent_reports
 
-from schemas.cells import Cell
-from schemas.report import Report, build_tables, json_schema
-from schemas.template import C6, T4_GROUPS, T4_LEAVES, Layout, cell_specs
-from worker.extract.fused import group_total_splits, row_splits, splits
+from gouji.schemas.cells import Cell
+from gouji.schemas.report import Report, build_tables, json_schema
+from gouji.schemas.template import C6, T4_GROUPS, T4_LEAVES, Layout, cell_specs
+from gouji.worker.extract.fused import group_total_splits, row_splits, splits
 
 
 def _report(layout: Layout, cells: dict[str, Cell]) -> Report:

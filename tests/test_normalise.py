@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from worker.normalise import InputError, NormalisedDoc, read_bytes, read_document
-from worker.normalise.decode import decode_bytes
-from worker.normalise.document import CompactView, GridCell, match_key
-from worker.normalise.html import read_html
-from worker.normalise.markdown import read_markdown
-from worker.normalise.text import read_text
+from gouji.worker.read import InputError, NormalisedDoc, read_bytes, read_document
+from gouji.worker.read.decode import decode_bytes
+from gouji.worker.read.document import CompactView, GridCell, match_key
+from gouji.worker.read.html import read_html
+from gouji.worker.read.markdown import read_markdown
+from gouji.worker.read.text import read_text
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
 SAMPLE = "沭阳县政府信息公开工作年度报告\n一、总体情况\r\n本年新收申请26件，“三安全一稳定”。\r其他\n"
@@ -161,7 +161,7 @@ def test_shuyang_grid_expands_merged_cells(shuyang: NormalisedDoc) -> None:
 def test_shuyang_dom_paths_point_at_cells(shuyang: NormalisedDoc) -> None:
     from lxml import etree
 
-    from worker.normalise.html import parse_html
+    from gouji.worker.read.html import parse_html
 
     root = parse_html(corpus_file("shuyang-fgj-2023.html").read_text(encoding="utf-8"))
     for row in shuyang.rows:

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from schemas.report import Report
+from gouji.schemas.report import Report
+from gouji.worker.service import review
+from gouji.worker.service.accuracy import accuracy
+from gouji.worker.service.export import export_bytes
+from gouji.worker.service.review import ReviewError
+from gouji.worker.store.db import session
+from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
 from tests.conftest import SHARED
 from tests.test_store import db_url, ingest  # noqa: F401  (the fixture: SQLite and PostgreSQL)
-from worker import review
-from worker.export import export_bytes
-from worker.review import ReviewError
-from worker.review_accuracy import accuracy
-from worker.store.db import session
-from worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
 
 HONGZE_2023 = SHARED / "reports" / "hongze-2023.txt"
 pytestmark = pytest.mark.skipif(not HONGZE_2023.exists(), reason="needs ../shared/corpus")

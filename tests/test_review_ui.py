@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from schemas.report import Report
+from gouji.schemas.report import Report
+from gouji.worker.service.pipeline import add_document, batch, process, request_work
+from gouji.worker.service.tokens import create_token
+from gouji.worker.store.db import session
+from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
 from tests.conftest import ROOT, SHARED
 from tests.test_api import Server
-from worker.pipeline import add_document, batch, process, request_work
-from worker.store.db import session
-from worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
-from worker.tokens import create_token
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]

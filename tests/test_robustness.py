@@ -9,10 +9,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.extract.report import extract_report
-from worker.grounding import grounded
-from worker.normalise import InputError, read_bytes
-from worker.synth import STYLES, synthesize
+from gouji.worker.check.grounding import grounded
+from gouji.worker.extract.report import extract_report
+from gouji.worker.read import InputError, read_bytes
+from gouji.worker.synth.generate import STYLES, synthesize
 
 
 @st.composite

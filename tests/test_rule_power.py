@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from strategies import build_cells
 
-from schemas.rules import rule_power
-from schemas.template import Layout
+from gouji.schemas.rules import rule_power
+from gouji.schemas.template import Layout
 
 KEY = "active_disclosure.art20_1.regulations.currently_valid"
 

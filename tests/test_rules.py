@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import build_cells, consistent_reports, reported, table34_keys
 
-from schemas import rules
-from schemas.cells import Cell, Span
-from schemas.report import CheckResult, NarrativeFact
-from schemas.rules import (
+from gouji.schemas import rules
+from gouji.schemas.cells import Cell, Span
+from gouji.schemas.report import CheckResult, NarrativeFact
+from gouji.schemas.rules import (
     RULES,
     Instance,
     Rule,
@@ -25,7 +25,7 @@ from schemas.rules import (
     narrative_checks,
     v,
 )
-from schemas.template import C7, Layout
+from gouji.schemas.template import C7, Layout
 
 L2019 = Layout.default("2019")
 L2021 = Layout.default("2021")

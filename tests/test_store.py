@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT, SHARED, postgres_database
-from worker.llm.config import LLMConfig
-from worker.pipeline import add_document, batch, process, request_work
-from worker.store.db import session, upgrade
-from worker.store.models import (
+from gouji.worker.llm.config import LLMConfig
+from gouji.worker.service.pipeline import add_document, batch, process, request_work
+from gouji.worker.store.db import session, upgrade
+from gouji.worker.store.models import (
     BatchDocument,
     CellRow,
     CheckRow,
@@ -31,6 +30,7 @@ from worker.store.models import (
     ReportVersion,
     ReviewTask,
 )
+from tests.conftest import ROOT, SHARED, postgres_database
 
 EXAMPLES = ROOT / "examples" / "reports"
 
@@ -143,7 +143,12 @@ def test_cli_ingest_and_status(tmp_path: Path) -> None:
 
     def gouji(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+            [sys.executable, "-m", "gouji.api.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
         )
 
     r = gouji("ingest", str(EXAMPLES), str(tmp_path / "missing.txt"), "--batch", "sample")
@@ -156,8 +161,8 @@ def test_cli_ingest_and_status(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpus not present")
 def test_cross_year_checks_link_years_even_when_they_arrive_later(db_url: str) -> None:
-    from worker.agencies import merge
-    from worker.store.models import CrossYearCheck
+    from gouji.worker.service.agencies import merge
+    from gouji.worker.store.models import CrossYearCheck
 
     ingest(db_url, SHARED / "reports" / "hongze-2024.txt")  # the later year arrives first
     ingest(db_url, SHARED / "reports" / "hongze-2023.txt")
@@ -187,7 +192,7 @@ def test_requeue_finds_requests_that_never_finished_and_keeps_their_path(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOUJI_")}
     env["GOUJI_DATABASE_URL"] = url
     r = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "requeue", "--older-than", "0"],
+        [sys.executable, "-m", "gouji.api.cli", "requeue", "--older-than", "0"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -207,8 +212,8 @@ def test_concurrent_reports_of_a_new_agency_make_one_agency(db_url: str) -> None
     """Two workers meeting the same new agency at once: one row wins, the other finds it (no lost task)."""
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite serialises writers; the race needs a server")
-    from worker.agencies import agency_for
-    from worker.store.models import Agency
+    from gouji.worker.service.agencies import agency_for
+    from gouji.worker.store.models import Agency
 
     upgrade(db_url)
 

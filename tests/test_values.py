@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.template import Column
-from worker.extract.values import parse_cell
+from gouji.schemas.template import Column
+from gouji.worker.extract.values import parse_cell
 
 COUNT = Column("x", "x")
 SIGNED = Column("x", "x", kind="signed", unit="个")

@@ -6,12 +6,12 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from schemas.cells import LOW_OCR_CONFIDENCE, LOW_OCR_CONFIDENCE_BELOW, Cell, Method, Prov, Span
-from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
-from schemas.template import Column
-from worker.extract.fused import Value
-from worker.extract.scan import Hit, Token
-from worker.extract.values import parse_cell
+from gouji.schemas.cells import LOW_OCR_CONFIDENCE, LOW_OCR_CONFIDENCE_BELOW, Cell, Method, Prov, Span
+from gouji.schemas.report import Deviation, RowLabel, TableMeta, Unmapped
+from gouji.schemas.template import Column
+from gouji.worker.extract.fused import Value
+from gouji.worker.extract.scan import Hit, Token
+from gouji.worker.extract.values import parse_cell
 
 # Flag of a refused cell whose text admits several values that all satisfy the identities: another
 # reading (an LLM's) choosing one of them is no evidence, so fusion must never accept it unreviewed.

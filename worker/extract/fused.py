@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 
-from schemas.template import CellKind
+from gouji.schemas.template import CellKind
 
 Value = int | Decimal
 _MAX_DIGITS = 12  # no count in these tables comes near a trillion

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from schemas.template import Row
-from worker.normalise.document import match_key
+from gouji.schemas.template import Row
+from gouji.worker.read.document import match_key
 
 
 def word_pattern(word: str) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from schemas.cells import Span
-from schemas.report import Period, ReportMeta, TextRef
-from worker.normalise.document import NormalisedDoc
+from gouji.schemas.cells import Span
+from gouji.schemas.report import Period, ReportMeta, TextRef
+from gouji.worker.read.document import NormalisedDoc
 
 _TITLE = re.compile(
     r"(?P<pre>[\u4e00-\u9fff()]{0,30})(?P<y>(?:19|20)\d{2})年度?(?P<mid>[\u4e00-\u9fff()]{0,20}?)"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from schemas.cells import Span
-from schemas.report import NarrativeFact, Section
-from worker.normalise.document import CompactView
+from gouji.schemas.cells import Span
+from gouji.schemas.report import NarrativeFact, Section
+from gouji.worker.read.document import CompactView
 
 _UNIT = r"(?P<u>件|宗|例|起|条|个)"
 _NUM = r"(?P<n>\d+)"

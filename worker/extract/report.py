@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.cells import Cell, Span
-from schemas.report import (
+from gouji.schemas.cells import Cell, Span
+from gouji.schemas.report import (
     Deviation,
     Refusal,
     Report,
@@ -18,16 +18,16 @@ from schemas.report import (
     Source,
     build_tables,
 )
-from schemas.template import Layout, cell_specs
-from worker.extract.common import Reading
-from worker.extract.meta import read_meta
-from worker.extract.narrative import cell_hints, extract_claims
-from worker.extract.segment import detect_version, find_regions, find_sections
-from worker.extract.table2 import read_table2
-from worker.extract.table3 import read_table3
-from worker.extract.table4 import read_table4
-from worker.normalise.document import NormalisedDoc
-from worker.validate import run_checks
+from gouji.schemas.template import Layout, cell_specs
+from gouji.worker.check.run import run_checks
+from gouji.worker.extract.common import Reading
+from gouji.worker.extract.meta import read_meta
+from gouji.worker.extract.narrative import cell_hints, extract_claims
+from gouji.worker.extract.segment import detect_version, find_regions, find_sections
+from gouji.worker.extract.table2 import read_table2
+from gouji.worker.extract.table3 import read_table3
+from gouji.worker.extract.table4 import read_table4
+from gouji.worker.read.document import NormalisedDoc
 
 EXTRACTOR = "gouji-deterministic/0.1"
 

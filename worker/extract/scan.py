@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from worker.extract.values import DASHES, NOT_APPLICABLE, clean
-from worker.normalise.document import NormalisedDoc, page_mark_spans
+from gouji.worker.extract.values import DASHES, NOT_APPLICABLE, clean
+from gouji.worker.read.document import NormalisedDoc, page_mark_spans
 
 HitKind = Literal["row", "group", "header", "caption", "stop"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from schemas.cells import Span
-from schemas.report import Section, TemplateEvidence
-from schemas.template import COMMON_MARKERS, MARKERS, SECTION_KEYS, Version
-from worker.normalise.document import NormalisedDoc, match_key
+from gouji.schemas.cells import Span
+from gouji.schemas.report import Section, TemplateEvidence
+from gouji.schemas.template import COMMON_MARKERS, MARKERS, SECTION_KEYS, Version
+from gouji.worker.read.document import NormalisedDoc, match_key
 
 _NUMERALS = "一二三四五六"
 _T3_ROW_STARTS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度")

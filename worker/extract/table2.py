@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from schemas.cells import Span
-from schemas.report import Deviation, RowLabel, TableMeta
-from schemas.template import TABLE2, TABLE2_HEADER_WORDS, Block, Version
-from worker.extract.common import Draft, Reading, build_cell, run_of
-from worker.extract.fused import splits
-from worker.extract.labels import row_pattern, word_pattern
-from worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens
-from worker.normalise.document import NormalisedDoc
+from gouji.schemas.cells import Span
+from gouji.schemas.report import Deviation, RowLabel, TableMeta
+from gouji.schemas.template import TABLE2, TABLE2_HEADER_WORDS, Block, Version
+from gouji.worker.extract.common import Draft, Reading, build_cell, run_of
+from gouji.worker.extract.fused import splits
+from gouji.worker.extract.labels import row_pattern, word_pattern
+from gouji.worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens
+from gouji.worker.read.document import NormalisedDoc
 
 
 def patterns(version: Version) -> list[tuple[str, HitKind, str]]:

@@ -19,9 +19,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
-from schemas.cells import NOT_PRINTED, Span
-from schemas.report import Deviation, RowLabel, TableMeta, Unmapped
-from schemas.template import (
+from gouji.schemas.cells import NOT_PRINTED, Span
+from gouji.schemas.report import Deviation, RowLabel, TableMeta, Unmapped
+from gouji.schemas.template import (
     APPLICANT_COLUMNS,
     C6,
     C7,
@@ -37,12 +37,12 @@ from schemas.template import (
     table3_columns,
     table3_rows,
 )
-from worker.extract.common import Draft, Reading, build_cell, run_of
-from worker.extract.fused import row_splits, solve_jointly
-from worker.extract.labels import row_pattern, word_pattern
-from worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens
-from worker.extract.values import parse_cell
-from worker.normalise.document import NormalisedDoc
+from gouji.worker.extract.common import Draft, Reading, build_cell, run_of
+from gouji.worker.extract.fused import row_splits, solve_jointly
+from gouji.worker.extract.labels import row_pattern, word_pattern
+from gouji.worker.extract.scan import Hit, HitKind, Token, find_hits, scan_tokens
+from gouji.worker.extract.values import parse_cell
+from gouji.worker.read.document import NormalisedDoc
 
 WIDTH = 7
 # Printed column counts and how a row adds up: the template's seven; eight with a 法人或其他组织

@@ -13,14 +13,14 @@ import dataclasses
 import itertools
 import re
 
-from schemas.cells import Span
-from schemas.report import Deviation, TableMeta
-from schemas.template import T4_GROUPS, T4_HEADER_WORDS, T4_LEAVES, Column
-from worker.extract.common import Draft, Reading, build_cell, run_of
-from worker.extract.fused import group_total_splits
-from worker.extract.labels import word_pattern
-from worker.extract.scan import HitKind, Token, find_hits, scan_tokens
-from worker.normalise.document import NormalisedDoc
+from gouji.schemas.cells import Span
+from gouji.schemas.report import Deviation, TableMeta
+from gouji.schemas.template import T4_GROUPS, T4_HEADER_WORDS, T4_LEAVES, Column
+from gouji.worker.extract.common import Draft, Reading, build_cell, run_of
+from gouji.worker.extract.fused import group_total_splits
+from gouji.worker.extract.labels import word_pattern
+from gouji.worker.extract.scan import HitKind, Token, find_hits, scan_tokens
+from gouji.worker.read.document import NormalisedDoc
 
 N = len(T4_GROUPS) * len(T4_LEAVES)
 _HEADER_CHARS = set("".join(T4_HEADER_WORDS)) | set("、，,()（）")

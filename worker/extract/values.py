@@ -12,8 +12,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from schemas.cells import Status
-from schemas.template import Column
+from gouji.schemas.cells import Status
+from gouji.schemas.template import Column
 
 NOT_APPLICABLE = frozenset({"/", "／", "不适用", "\\"})
 DASHES = frozenset({"-", "—", "——", "－", "–", "无", "--"})

@@ -24,13 +24,13 @@ from openai import OpenAI
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel, ValidationError
 
-from prompts import system_prompt
-from schemas.llm import TableId, response_model
-from schemas.template import Version
-from worker.llm.config import LLMConfig
-from worker.llm.errors import REASKABLE, RETRYABLE, ErrorKind, LLMError
-from worker.llm.ledger import Attempt, Ledger, Purpose
-from worker.llm.ratelimit import shared_limit
+from gouji.prompts import system_prompt
+from gouji.schemas.llm import TableId, response_model
+from gouji.schemas.template import Version
+from gouji.worker.llm.config import LLMConfig
+from gouji.worker.llm.errors import REASKABLE, RETRYABLE, ErrorKind, LLMError
+from gouji.worker.llm.ledger import Attempt, Ledger, Purpose
+from gouji.worker.llm.ratelimit import shared_limit
 
 _LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _LIMITS_LOCK = threading.Lock()

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 from urllib.parse import urlparse
 
-from prompts import PROMPT_VERSION, prompt_fingerprint
-from schemas.llm import SCHEMA_VERSION
-from worker.llm.errors import LLMError
+from gouji.prompts import PROMPT_VERSION, prompt_fingerprint
+from gouji.schemas.llm import SCHEMA_VERSION
+from gouji.worker.llm.errors import LLMError
 
 Mode = Literal["json_schema", "json_object", "tools"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "tools")

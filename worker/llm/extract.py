@@ -18,22 +18,22 @@ from typing import Any
 
 from openai import OpenAI
 
-from prompts import repair_prompt, task_prompt
-from schemas.cells import Cell
-from schemas.llm import TABLE_PREFIX, TableId
-from schemas.report import Report, TableRow
-from schemas.rules import evaluate, failures
-from schemas.template import Layout, cell_specs
-from worker.extract.report import extract_report
-from worker.extract.segment import find_regions
-from worker.llm.client import TableReader, schema_json
-from worker.llm.config import LLMConfig
-from worker.llm.errors import LLMError
-from worker.llm.fusion import fuse
-from worker.llm.ledger import Ledger
-from worker.llm.reading import answer_cells, locate
-from worker.normalise.document import NormalisedDoc
-from worker.validate import run_checks
+from gouji.prompts import repair_prompt, task_prompt
+from gouji.schemas.cells import Cell
+from gouji.schemas.llm import TABLE_PREFIX, TableId
+from gouji.schemas.report import Report, TableRow
+from gouji.schemas.rules import evaluate, failures
+from gouji.schemas.template import Layout, cell_specs
+from gouji.worker.check.run import run_checks
+from gouji.worker.extract.report import extract_report
+from gouji.worker.extract.segment import find_regions
+from gouji.worker.llm.client import TableReader, schema_json
+from gouji.worker.llm.config import LLMConfig
+from gouji.worker.llm.errors import LLMError
+from gouji.worker.llm.fusion import fuse
+from gouji.worker.llm.ledger import Ledger
+from gouji.worker.llm.reading import answer_cells, locate
+from gouji.worker.read.document import NormalisedDoc
 
 
 @dataclass

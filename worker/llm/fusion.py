@@ -13,11 +13,11 @@ because the other cells happened to be read the same way it was.
 
 from __future__ import annotations
 
-from schemas.cells import NOT_GROUNDED, NOT_PRINTED, Cell
-from schemas.rules import evaluate, failures
-from schemas.template import Layout
-from worker.extract.common import AMBIGUOUS
-from worker.llm.reading import IN_FUSED_RUN
+from gouji.schemas.cells import NOT_GROUNDED, NOT_PRINTED, Cell
+from gouji.schemas.rules import evaluate, failures
+from gouji.schemas.template import Layout
+from gouji.worker.extract.common import AMBIGUOUS
+from gouji.worker.llm.reading import IN_FUSED_RUN
 
 DISAGREE = "readings_disagree"
 NEEDS_REVIEW = "needs_review"

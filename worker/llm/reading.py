@@ -12,10 +12,10 @@ import re
 
 from pydantic import BaseModel
 
-from schemas.cells import NOT_GROUNDED, Cell, Prov
-from schemas.llm import TableId, flat_key
-from schemas.template import CellSpec, Layout, cell_specs
-from worker.extract.values import digits_of, parse_cell
+from gouji.schemas.cells import NOT_GROUNDED, Cell, Prov
+from gouji.schemas.llm import TableId, flat_key
+from gouji.schemas.template import CellSpec, Layout, cell_specs
+from gouji.worker.extract.values import digits_of, parse_cell
 
 LLM_FLAG = "llm"
 IN_FUSED_RUN = "in_fused_run"

@@ -126,7 +126,7 @@ class CheckRow(Base):
 
 
 class ReviewTask(Base):
-    """A report waiting for a person (worker/review.py holds the lifecycle).
+    """A report waiting for a person (worker/service/review.py holds the lifecycle).
 
     open → claimed (a lease) → accepted, or → submitted → claimed by a second reviewer → accepted (four
     eyes); or confirmed (published numbers right, the report itself inconsistent) or not_report.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from worker.store.db import engine
-from worker.store.models import Base
+from gouji.worker.store.db import engine
+from gouji.worker.store.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""

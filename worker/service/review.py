@@ -1,0 +1,271 @@
+"""The review lifecycle: claim with a lease, edit cells, and close a task one of four ways.
+
+Nothing is overwritten. Every action is an append-only `ReviewEvent`; the working draft of a task is its
+base version with the task's edit events replayed in order, so a reload, a second browser or a crash
+loses no edit; closing a task stores a new report version. The identities are re-run on every draft,
+which is what lets the UI show at once which checks an edit makes pass.
+
+Claims are one conditional UPDATE (open, or a lease that has run out), so two reviewers racing for a
+task cannot both win, on SQLite or PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from gouji.schemas.cells import Cell
+from gouji.schemas.localise import FixProposal, propose_fixes
+from gouji.schemas.report import Report, notable_failures
+from gouji.schemas.template import cell_specs
+from gouji.worker.check.run import run_checks
+from gouji.worker.extract.values import parse_cell
+from gouji.worker.service.agencies import link
+from gouji.worker.service.pipeline import store_version
+from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask, now
+
+LEASE = timedelta(seconds=float(os.environ.get("GOUJI_REVIEW_LEASE", "1800")))
+EDITED = "reviewer_edit"  # flag of a cell whose value a reviewer changed
+_STATUS_TEXT = {"blank": "", "dash": "-", "not_applicable": "/", "missing": "?"}
+
+
+class ReviewError(Exception):
+    """A request the lifecycle refuses; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def shown(cell: Cell) -> str:
+    """A cell as a reviewer types it: the number, "" for blank, "-" dash, "/" not applicable."""
+    if cell.value is not None:
+        return str(cell.value)
+    return _STATUS_TEXT.get(cell.status, cell.raw)
+
+
+def task_or_404(s: Session, task_id: int) -> ReviewTask:
+    task = s.get(ReviewTask, task_id)
+    if task is None:
+        raise ReviewError(404, f"no review task {task_id}")
+    return task
+
+
+def _event(s: Session, task: ReviewTask, who: str, action: str, **kw: str | None) -> None:
+    s.add(ReviewEvent(task_id=task.id, actor=who, action=action, **kw))
+
+
+def claim(s: Session, task_id: int, who: str) -> ReviewTask:
+    task = task_or_404(s, task_id)
+    if task.state == "submitted" and task.submitted_by == who:
+        raise ReviewError(409, "four eyes: the second review must be done by another reviewer")
+    at = now()
+    result = s.execute(
+        update(ReviewTask)
+        .where(
+            ReviewTask.id == task_id,
+            or_(
+                ReviewTask.state.in_(("open", "submitted")),
+                and_(ReviewTask.state == "claimed", or_(ReviewTask.lease_until < at, ReviewTask.claimed_by == who)),
+            ),
+        )
+        .values(state="claimed", claimed_by=who, lease_until=at + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    s.refresh(task)
+    if cast(CursorResult[Any], result).rowcount != 1:
+        if task.state == "claimed":
+            raise ReviewError(409, f"task {task_id} is claimed by {task.claimed_by} until {task.lease_until:%H:%M} UTC")
+        raise ReviewError(409, f"task {task_id} is {task.state}")
+    _event(s, task, who, "claim")
+    return task
+
+
+def _holding(s: Session, task: ReviewTask, who: str) -> None:
+    """The caller must hold an unexpired claim; acting renews it."""
+    lease = lease_of(task)
+    if task.state != "claimed" or task.claimed_by != who or lease is None or lease < now():
+        raise ReviewError(
+            409, f"claim task {task.id} first (it is {task.state}, held by {task.claimed_by or 'nobody'})"
+        )
+    task.lease_until = now() + LEASE
+
+
+def _edits(s: Session, task: ReviewTask) -> list[ReviewEvent]:
+    q = select(ReviewEvent).where(ReviewEvent.task_id == task.id, ReviewEvent.action == "edit")
+    return list(s.scalars(q.order_by(ReviewEvent.id)))
+
+
+def apply_edit(report: Report, key: str, text: str) -> Cell:
+    """Set one cell from what a reviewer typed; refuses what is not a value (a typo must not be stored)."""
+    layout = report.layout_obj()
+    spec = next((sp for sp in cell_specs(layout) if sp.key == key), None) if layout else None
+    cell = report.flat_cells().get(key)
+    if spec is None or cell is None:
+        raise ReviewError(400, f"this report has no cell {key!r}")
+    parsed = parse_cell(text, spec.column)
+    if parsed.status == "unparseable":
+        raise ReviewError(400, f"{key}: {parsed.reason}")
+    cell.value, cell.status, cell.raw, cell.reason = parsed.value, parsed.status, text.strip(), None
+    if EDITED not in cell.flags:
+        cell.flags.append(EDITED)
+    return cell
+
+
+@dataclass
+class Draft:
+    task: ReviewTask
+    report: Report
+    base: ReportVersion
+    edited: dict[str, str]  # cell key → the reviewer's text, newest edit per cell
+
+    def fixes(self) -> list[FixProposal]:
+        layout = self.report.layout_obj()
+        return propose_fixes(self.report.flat_cells(), layout) if layout else []
+
+
+def draft(s: Session, task: ReviewTask) -> Draft:
+    """The task's base version with its edits replayed and every identity re-run."""
+    base = s.get(ReportVersion, task.version_id)
+    assert base is not None  # a task's version is deleted only with the task (cascade)
+    report = Report.model_validate(base.report)
+    edited: dict[str, str] = {}
+    for ev in _edits(s, task):
+        assert ev.cell_key is not None and ev.new is not None
+        apply_edit(report, ev.cell_key, ev.new)
+        edited[ev.cell_key] = ev.new
+    run_checks(report)
+    return Draft(task, report, base, edited)
+
+
+def edit(s: Session, task: ReviewTask, who: str, key: str, text: str, reason: str | None = None) -> Draft:
+    _holding(s, task, who)
+    current = draft(s, task)
+    cell = current.report.flat_cells().get(key)
+    old = shown(cell) if cell is not None else None
+    apply_edit(current.report, key, text)  # validates before anything is stored
+    _event(s, task, who, "edit", cell_key=key, old=old, new=text.strip(), reason=reason)
+    s.flush()
+    run_checks(current.report)  # the draft as replaying the events would build it, without replaying them
+    current.edited[key] = text.strip()
+    return current
+
+
+def apply_fix(s: Session, task: ReviewTask, who: str, index: int) -> Draft:
+    """Apply the localiser's fix proposal number `index` (as listed for the current draft) as edits."""
+    _holding(s, task, who)
+    proposals = draft(s, task).fixes()
+    if not 0 <= index < len(proposals):
+        raise ReviewError(404, f"no fix proposal {index} (there are {len(proposals)})")
+    fix = proposals[index]
+    for change in fix.changes:
+        edit(s, task, who, change.key, str(change.proposed), reason=f"fix proposal: repairs {', '.join(fix.repairs)}")
+    return draft(s, task)
+
+
+def document_of(s: Session, task: ReviewTask) -> Document:
+    doc = s.get(Document, task.document_id)
+    assert doc is not None  # a document's tasks are deleted with it (cascade)
+    return doc
+
+
+def _close(s: Session, task: ReviewTask, state: str, doc_state: str) -> None:
+    task.state, task.claimed_by, task.lease_until, task.closed_at = state, None, None, now()
+    document_of(s, task).state = doc_state
+
+
+def _new_version(s: Session, task: ReviewTask, report: Report, origin: str) -> ReportVersion:
+    doc = document_of(s, task)
+    version = store_version(s, doc, None, report, origin)
+    task.result_version_id = version.id
+    s.flush()
+    link(s, doc)  # the cross-year checks follow the newest version
+    return version
+
+
+def submit(s: Session, task: ReviewTask, who: str, note: str | None = None) -> ReviewTask:
+    """Store the draft as a new version; accepted, or handed to a second reviewer when drawn for four eyes."""
+    _holding(s, task, who)
+    current = draft(s, task)
+    second_round = task.submitted_by is not None
+    last_submit = max((e.id for e in events(s, task) if e.action == "submit"), default=0)
+    if not second_round or any(e.id > last_submit for e in _edits(s, task)):
+        _new_version(s, task, current.report, "review")
+    _event(s, task, who, "submit", reason=note)
+    if task.second_review and not second_round:
+        task.state, task.submitted_by, task.claimed_by, task.lease_until = "submitted", who, None, None
+    else:
+        _close(s, task, "accepted", "accepted")
+    s.flush()
+    return task
+
+
+def confirm_published(s: Session, task: ReviewTask, who: str, note: str) -> ReviewTask:
+    """The numbers are as published and the report itself is inconsistent: keep them, mark the failing
+    identities as the agency's own (source anomalies), with the reviewer's note."""
+    if not note.strip():
+        raise ReviewError(400, "say why the published numbers stand (a note is required)")
+    _holding(s, task, who)
+    current = draft(s, task)
+    for check in notable_failures(current.report.checks):
+        check.source_anomaly = True
+    _new_version(s, task, current.report, "confirmed")
+    _event(s, task, who, "confirm", reason=note.strip())
+    _close(s, task, "confirmed", "accepted")
+    s.flush()
+    return task
+
+
+def not_a_report(s: Session, task: ReviewTask, who: str, note: str | None = None) -> ReviewTask:
+    _holding(s, task, who)
+    _event(s, task, who, "not_report", reason=note)
+    _close(s, task, "not_report", "refused")
+    document_of(s, task).error = f"not a report (reviewer {who}{': ' + note if note else ''})"
+    s.flush()
+    return task
+
+
+def release(s: Session, task: ReviewTask, who: str) -> ReviewTask:
+    _holding(s, task, who)
+    task.state = "submitted" if task.submitted_by else "open"
+    task.claimed_by, task.lease_until = None, None
+    _event(s, task, who, "release")
+    s.flush()
+    return task
+
+
+def next_open(s: Session, who: str, exclude: int | None = None) -> ReviewTask | None:
+    """The oldest task this reviewer may claim now (not their own first review when four eyes apply)."""
+    q = (
+        select(ReviewTask)
+        .where(
+            or_(
+                ReviewTask.state == "open",
+                and_(ReviewTask.state == "submitted", ReviewTask.submitted_by != who),
+                and_(ReviewTask.state == "claimed", ReviewTask.lease_until < now()),
+            )
+        )
+        .order_by(ReviewTask.id)
+    )
+    if exclude is not None:
+        q = q.where(ReviewTask.id != exclude)
+    return s.scalars(q.limit(1)).first()
+
+
+def events(s: Session, task: ReviewTask) -> list[ReviewEvent]:
+    return list(s.scalars(select(ReviewEvent).where(ReviewEvent.task_id == task.id).order_by(ReviewEvent.id)))
+
+
+def aware(at: datetime) -> datetime:
+    """A stored time, timezone-aware (SQLite hands datetimes back naive; they are stored in UTC)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def lease_of(task: ReviewTask) -> datetime | None:
+    return None if task.lease_until is None else aware(task.lease_until)
