@@ -102,6 +102,8 @@ def _by_labels(
     reading: Reading,
     hints: dict[str, set[int]],
 ) -> dict[tuple[str, str], Draft]:
+    """Each row of `block` from the numbers after its label: as printed when there are as many as cells,
+    split when they are one fused run that number syntax (or the prose) splits one way, else refused."""
     out: dict[tuple[str, str], Draft] = {}
     width = len(block.columns)
     for r in block.rows:
@@ -110,53 +112,60 @@ def _by_labels(
         if h is None:
             out.update({k: Draft.refused("missing", f"row label {r.label} not found") for k in keys})
             continue
-        nxt = next((x.start for x in hits if x.start >= h.end), None)
-        seg = [t for t in tokens if t.start >= h.end and (nxt is None or t.start < nxt)]
-        if seg and seg[0].grid_row is not None:  # a table row: the label's own row only
-            seg = [t for t in seg if t.grid_row == seg[0].grid_row]
+        seg = _row_segment(h, hits, tokens)
         if len(seg) == width:
             out.update({k: Draft.of(t) for k, t in zip(keys, seg, strict=True)})
         elif not seg:
             out.update({k: Draft.refused("missing", "no value after the row label", "", h.end, h.end) for k in keys})
         elif len(seg) < width and all(t.kind == "num" for t in seg):
-            run = run_of(seg, doc.text)
-            options = splits(run.raw.rstrip("元万"), [c.kind for c in block.columns])
-            flags: tuple[str, ...] = ("reconstructed",)
-            why = "a single valid split"
-            prefix = f"active_disclosure.{block.key}.{r.key}."
-            stated = [(i, hints[prefix + c.key]) for i, c in enumerate(block.columns) if prefix + c.key in hints]
-            if len(options) > 1 and stated:
-                agreeing = [o for o in options if all(o[i] in vals for i, vals in stated)]
-                if len(agreeing) == 1:
-                    options, flags = agreeing, ("reconstructed", "narrative_confirmed")
-                    why = "one split agreeing with the values the report's prose states (N.docs)"
-            if len(options) == 1:
-                out.update(
-                    {k: dataclasses.replace(run, value=v, flags=flags) for k, v in zip(keys, options[0], strict=True)}
-                )
-                reading.deviations.append(
-                    Deviation(
-                        code="D22",
-                        path=f"/active_disclosure/{block.key}/rows/{r.key}",
-                        detail=f"fused run {run.raw!r} has {why}",
-                    )
-                )
-            else:
-                reason = (
-                    f"fused digits {run.raw!r} admit {len(options)} splits and no identity decides "
-                    "between them (D22: unsplittable)"
-                )
-                out.update(
-                    {k: Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=True) for k in keys}
-                )
+            out.update(_split_fused(doc, block, r.key, seg, reading, hints))
         else:
             run = run_of(seg, doc.text)
-            out.update(
-                {
-                    k: Draft.refused(
-                        "unparseable", f"{len(seg)} values where {width} belong", run.raw, run.start, run.end
-                    )
-                    for k in keys
-                }
-            )
+            reason = f"{len(seg)} values where {width} belong"
+            out.update({k: Draft.refused("unparseable", reason, run.raw, run.start, run.end) for k in keys})
     return out
+
+
+def _row_segment(h: Hit, hits: list[Hit], tokens: list[Token]) -> list[Token]:
+    """The tokens after row label `h` up to the next label (in a table row: that row's tokens only)."""
+    nxt = next((x.start for x in hits if x.start >= h.end), None)
+    seg = [t for t in tokens if t.start >= h.end and (nxt is None or t.start < nxt)]
+    if seg and seg[0].grid_row is not None:
+        seg = [t for t in seg if t.grid_row == seg[0].grid_row]
+    return seg
+
+
+def _split_fused(
+    doc: NormalisedDoc,
+    block: Block,
+    row: str,
+    seg: list[Token],
+    reading: Reading,
+    hints: dict[str, set[int]],
+) -> dict[tuple[str, str], Draft]:
+    """A row whose numbers ran together: split only when one split is valid by number syntax alone, or
+    exactly one agrees with values the report's prose states (N.docs); else every cell is refused (D22)."""
+    keys = [(row, c.key) for c in block.columns]
+    run = run_of(seg, doc.text)
+    options = splits(run.raw.rstrip("元万"), [c.kind for c in block.columns])
+    flags: tuple[str, ...] = ("reconstructed",)
+    why = "a single valid split"
+    prefix = f"active_disclosure.{block.key}.{row}."
+    stated = [(i, hints[prefix + c.key]) for i, c in enumerate(block.columns) if prefix + c.key in hints]
+    if len(options) > 1 and stated:
+        agreeing = [o for o in options if all(o[i] in vals for i, vals in stated)]
+        if len(agreeing) == 1:
+            options, flags = agreeing, ("reconstructed", "narrative_confirmed")
+            why = "one split agreeing with the values the report's prose states (N.docs)"
+    if len(options) != 1:
+        reason = (
+            f"fused digits {run.raw!r} admit {len(options)} splits and no identity decides "
+            "between them (D22: unsplittable)"
+        )
+        return {k: Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=True) for k in keys}
+    reading.deviations.append(
+        Deviation(
+            code="D22", path=f"/active_disclosure/{block.key}/rows/{row}", detail=f"fused run {run.raw!r} has {why}"
+        )
+    )
+    return {k: dataclasses.replace(run, value=v, flags=flags) for k, v in zip(keys, options[0], strict=True)}

@@ -306,17 +306,46 @@ def _label_anchored(
     variant: Literal["single_row", "subrows"],
     reading: Reading,
 ) -> list[Vector]:
+    """Each row from the numbers after its label; fused digit runs split jointly by the column identities
+    (T3.row_total, outcome_total, balance) and accepted only when exactly one split survives."""
     row_hits = _monotone_hits(hits, rows)
-    segs: list[list[Token] | None] = []
-    for h in row_hits:
-        if h is None:
-            segs.append(None)
-            continue
-        nxt = next((x.start for x in hits if x.start >= h.end), None)
-        segs.append([t for t in tokens if t.start >= h.end and (nxt is None or t.start < nxt) and t.kind != "empty"])
+    segs = [_segment(h, hits, tokens) for h in row_hits]
     fused = [bool(seg) and all(t.kind == "num" and t.text.strip().isdigit() for t in seg or ()) for seg in segs]
-    # Which column count fits every row: a row printed as separate numbers shows its width; a fused run
-    # must have at least one split that adds up at that width. More than one fitting width: refuse.
+    width, candidates, why_none = _column_count(doc, segs, fused, len(rows))
+    fixed: list[Vector | None] = []
+    runs: list[Draft | None] = []
+    for i, row in enumerate(rows):
+        vec, run = _row_as_printed(doc, row, row_hits[i], segs[i], fused[i], width, why_none)
+        fixed.append(vec)
+        runs.append(run)
+    ambiguous = [i for i in range(len(rows)) if fixed[i] is None]
+    solution = _solve(rows, version, variant, fixed, candidates, ambiguous, width)
+    vectors: list[Vector] = []
+    for i in range(len(rows)):
+        vec, run = fixed[i], runs[i]
+        if vec is None:
+            assert run is not None
+            vec = _split_run(
+                run, solution.get(i), len(candidates[i]), width, f"/applications/rows/{rows[i].key}", reading
+            )
+        vectors.append(vec)
+    return vectors
+
+
+def _segment(h: Hit | None, hits: list[Hit], tokens: list[Token]) -> list[Token] | None:
+    """The non-empty tokens after row label `h` up to the next label; None when the label was not found."""
+    if h is None:
+        return None
+    nxt = next((x.start for x in hits if x.start >= h.end), None)
+    return [t for t in tokens if t.start >= h.end and (nxt is None or t.start < nxt) and t.kind != "empty"]
+
+
+def _column_count(
+    doc: NormalisedDoc, segs: list[list[Token] | None], fused: list[bool], n_rows: int
+) -> tuple[int, list[list[tuple[int, ...]]], str | None]:
+    """Which column count fits every row: a row printed as separate numbers shows its width; a fused run
+    must have at least one split that adds up at that width. Gives (width, each row's candidate splits,
+    why no single width fits or None); more than one fitting width is a refusal, never a choice."""
     options: dict[int, list[list[tuple[int, ...]]]] = {}
     for width in WIDTHS:
         cands = [
@@ -326,63 +355,57 @@ def _label_anchored(
         if all(not seg or len(seg) == width or c for seg, c in zip(segs, cands, strict=True)):
             options[width] = cands
     width = next(iter(options)) if len(options) == 1 else WIDTH
-    candidates = options.get(width) or [[] for _ in rows]
-    why_none = (
-        None
-        if len(options) == 1
-        else (f"the rows fit {sorted(options)} columns alike" if options else "no column count fits every row")
+    candidates = options.get(width) or [[] for _ in range(n_rows)]
+    if len(options) == 1:
+        return width, candidates, None
+    return (
+        width,
+        candidates,
+        f"the rows fit {sorted(options)} columns alike" if options else "no column count fits every row",
     )
 
-    fixed: list[Vector | None] = []
-    runs: list[Draft | None] = []
-    for i, row in enumerate(rows):
-        h, seg = row_hits[i], segs[i]
-        runs.append(None)
-        if h is None or seg is None:
-            fixed.append([Draft.refused("missing", f"row label for {row.key} not found")] * width)
-        elif len(seg) == width:
-            fixed.append([Draft.of(t) for t in seg])
-        elif not seg:
-            fixed.append([Draft.refused("missing", "no numbers after the row label", "", h.end, h.end)] * width)
-        elif fused[i] and why_none is None:
-            fixed.append(None)
-            runs[i] = run_of(seg, doc.text)
-        else:
-            raw = run_of(seg, doc.text)
-            reason = f"{len(seg)} values where {width} belong" + (f"; {why_none}" if why_none else "")
-            fixed.append([Draft.refused("unparseable", reason, raw.raw, raw.start, raw.end)] * width)
 
-    ambiguous = [i for i in range(len(rows)) if fixed[i] is None]
-    solution = _solve(rows, version, variant, fixed, candidates, ambiguous, width)
-    vectors: list[Vector] = []
-    for i in range(len(rows)):
-        vec, run = fixed[i], runs[i]
-        if vec is not None:
-            vectors.append(vec)
-            continue
-        assert run is not None
-        chosen = solution.get(i)
-        if chosen is None:
-            n = len(candidates[i])
-            reason = (
-                f"fused digits {run.raw!r}: no split adds up (T3.row_total)"
-                if n == 0
-                else f"fused digits {run.raw!r}: {n} splits satisfy the identities; refusing to choose"
-            )
-            vectors.append([Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=n > 1)] * width)
-            continue
-        multi = len(run.raw.split()) != width
-        flags = ("reconstructed",) if multi else ()
-        vectors.append([dataclasses.replace(run, value=v, flags=flags) for v in chosen])
-        if multi:
-            reading.deviations.append(
-                Deviation(
-                    code="D22",
-                    path=f"/applications/rows/{rows[i].key}",
-                    detail=f"fused run {run.raw!r} split as {list(chosen)}",
-                )
-            )
-    return vectors
+def _row_as_printed(
+    doc: NormalisedDoc,
+    row: Row,
+    h: Hit | None,
+    seg: list[Token] | None,
+    fused: bool,
+    width: int,
+    why_none: str | None,
+) -> tuple[Vector | None, Draft | None]:
+    """(the row's cells, None) when its numbers decide them or it is refused; (None, the fused run) when
+    the run is left for the joint split."""
+    if h is None or seg is None:
+        return [Draft.refused("missing", f"row label for {row.key} not found")] * width, None
+    if len(seg) == width:
+        return [Draft.of(t) for t in seg], None
+    if not seg:
+        return [Draft.refused("missing", "no numbers after the row label", "", h.end, h.end)] * width, None
+    run = run_of(seg, doc.text)
+    if fused and why_none is None:
+        return None, run
+    reason = f"{len(seg)} values where {width} belong" + (f"; {why_none}" if why_none else "")
+    return [Draft.refused("unparseable", reason, run.raw, run.start, run.end)] * width, None
+
+
+def _split_run(
+    run: Draft, chosen: tuple[int, ...] | None, n_candidates: int, width: int, path: str, reading: Reading
+) -> Vector:
+    """A fused run's cells: the split the identities chose (D22 recorded), or its refusal saying why."""
+    if chosen is None:
+        reason = (
+            f"fused digits {run.raw!r}: no split adds up (T3.row_total)"
+            if n_candidates == 0
+            else f"fused digits {run.raw!r}: {n_candidates} splits satisfy the identities; refusing to choose"
+        )
+        return [Draft.refused("unparseable", reason, run.raw, run.start, run.end, ambiguous=n_candidates > 1)] * width
+    multi = len(run.raw.split()) != width
+    if multi:
+        reading.deviations.append(
+            Deviation(code="D22", path=path, detail=f"fused run {run.raw!r} split as {list(chosen)}")
+        )
+    return [dataclasses.replace(run, value=v, flags=("reconstructed",) if multi else ()) for v in chosen]
 
 
 def _monotone_hits(hits: list[Hit], rows: Sequence[Row]) -> list[Hit | None]:
