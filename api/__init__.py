@@ -1,5 +1,2 @@
-"""HTTP API and review UI (FastAPI).
-
-Empty until the service issue: the layout keeps one folder per concern, and the web layer will call the
-same `worker` stages the CLI uses, so nothing here may hold extraction or validation logic.
-"""
+"""The faces: the FastAPI app (JSON API and review UI) and the `gouji` command line. They build the
+settings, call the service, and choose how its errors are shown (HTTP statuses in api/errors.py)."""

@@ -1,109 +1,113 @@
-"""The `gouji` command: extract reports, re-validate edited ones, compare consecutive years.
+"""The `gouji` command: read reports without a database, or store, process, serve, review and export them.
 
 Exit codes are part of the interface: 0 all good, 1 some check failed (or a cell could not be read),
-2 bad input — with a message that names the file and the problem, and nothing already written lost.
+2 bad input or configuration — with a message that names the file (or the setting) and the problem, and
+nothing already written lost.
+
+Each command builds the settings once (`Settings.from_env()`, plus its own options such as `--db`) and
+hands them down. Heavy libraries (the database, Celery, the LLM client, the PDF and OCR stacks) are
+imported inside the commands that use them, so `gouji --help` answers at once.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import functools
 import sys
-import tempfile
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
-from pydantic import ValidationError
-from sqlalchemy import select
 
-from gouji.schemas.cells import NOT_PRINTED, Cell
-from gouji.schemas.localise import propose_fixes
-from gouji.schemas.report import CheckResult, Report, json_schema, notable_failures, report_from_cells
-from gouji.schemas.rules import evaluate_cross_year
-from gouji.worker.check.run import run_checks
-from gouji.worker.extract.report import extract_report
-from gouji.worker.llm.config import LLMConfig, from_env
-from gouji.worker.llm.errors import LLMError
-from gouji.worker.llm.extract import extract_with_llm
-from gouji.worker.llm.fusion import routes_to_review
-from gouji.worker.read import read_document
-from gouji.worker.read.errors import InputError
-from gouji.worker.service.agencies import merge
-from gouji.worker.service.export import FORMATS, Format, export_bytes
-from gouji.worker.service.pipeline import (
-    FINAL_STATES,
-    Outcome,
-    add_document,
-    batch,
-    process,
-    record_failure,
-    request_work,
-)
-from gouji.worker.service.status import status_lines
-from gouji.worker.service.tasks import QUEUES, broker_url, enqueue, requeue
-from gouji.worker.service.tasks import app as celery_app
-from gouji.worker.service.tokens import ROLES, create_token
-from gouji.worker.store.db import DEFAULT_URL, session, upgrade
-from gouji.worker.store.models import CrossYearCheck, Document
-from gouji.worker.synth.generate import ALL_STYLES, STYLES, Style, write_corpus
-from gouji.worker.synth.render import SCAN_KINDS, ScanKind
+from gouji.worker.service.vocabulary import FINAL_STATES, FORMATS, QUEUES, ROLES, Format
+from gouji.worker.synth.kinds import ALL_STYLES, SCAN_KINDS, STYLES, ScanKind, Style
+
+if TYPE_CHECKING:
+    from gouji.worker.service.pipeline import Outcome
+    from gouji.worker.settings import Settings
 
 OK, CHECKS_FAILED, BAD_INPUT = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Gouji(click.Group):
+    """Turns gouji's own errors (bad configuration, bad input) into one `error:` line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from gouji.worker.errors import GoujiError
+
+        try:
+            return super().invoke(ctx)
+        except GoujiError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(BAD_INPUT)
+
+
+@click.group(cls=_Gouji, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gouji")
 def main() -> None:
     """gouji (勾稽): government information-disclosure annual reports → validated, traceable data."""
 
 
-def _unread(report: Report) -> list[Cell]:
-    """Cells the extractor could not read (a variant's cells that the form never had do not count)."""
-    return [
-        c for c in report.flat_cells().values() if c.status in ("unparseable", "missing") and NOT_PRINTED not in c.flags
-    ]
+def settings_from_env(**overrides: Any) -> Settings:
+    """The settings of this command: the environment, then the command's own options."""
+    from gouji.worker.settings import Settings
+
+    return Settings.from_env(**overrides)
 
 
-def _describe(c: CheckResult) -> str:
-    args = ",".join(f"{k}={v}" for k, v in c.args.items() if k != "at")
-    head = f"{c.id}[{args}]" if args else c.id
-    body = f"{c.lhs} ≠ {c.rhs}" if c.lhs is not None or c.rhs is not None else ""
-    extra = f" — {c.detail}" if c.detail else ""
-    return f"{c.severity:7} {head} {body}{extra}".rstrip()
+def with_settings(broker: bool = False) -> Callable[[F], F]:
+    """Adds `--db` (and `--broker`) to a command and passes it `settings`, built once from the environment
+    and those options."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def run(*args: Any, db_url: str | None, broker_url: str | None = None, **kw: Any) -> Any:
+            return f(*args, settings=settings_from_env(database_url=db_url, broker_url=broker_url), **kw)
+
+        run = click.option(
+            "--db",
+            "db_url",
+            default=None,
+            help="Database URL (default: GOUJI_DATABASE_URL, else sqlite:///gouji.db; SQLite needs no server).",
+        )(run)
+        if broker:
+            run = click.option(
+                "--broker",
+                "broker_url",
+                default=None,
+                help="Celery broker, e.g. redis://127.0.0.1:6379/0 (default: GOUJI_BROKER_URL; unset: in-process).",
+            )(run)
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
-def _summary(name: str, report: Report) -> str:
-    if report.refused is not None:
-        return f"{name}: refused ({report.refused.code}): {report.refused.detail}"
-    printed = [c for c in report.flat_cells().values() if NOT_PRINTED not in c.flags]
-    read = len(printed) - len(_unread(report))
-    failed = notable_failures(report.checks)
-    ids = sorted({c.id for c in failed})
-    fails = f"{len(failed)} check(s) failed ({', '.join(ids)})" if failed else "all checks pass"
-    line = f"{name}: template {report.template_version}, {read}/{len(printed)} cells read, {fails}"
-    if report.llm is not None:
-        ledger = report.llm["ledger"]
-        review = sum(routes_to_review(c) for c in report.flat_cells().values())
-        cost = f", ${ledger['cost_usd']:.4f}" if ledger["cost_usd"] is not None else ""
-        errors = [f"{t}: {o['error']}" for t, o in report.llm["tables"].items() if o["error"]]
-        line += (
-            f"; llm {ledger['calls']} calls, {ledger['input_tokens']}+{ledger['output_tokens']} tokens{cost}, "
-            f"{review} cells to review" + (f" ({'; '.join(errors)})" if errors else "")
-        )
-    return line
+def _progress(files: Sequence[Path], label: str) -> AbstractContextManager[Iterable[Path]]:
+    """A progress bar on a terminal when many files are given; plain iteration otherwise (clean logs)."""
+    if len(files) > 3 and sys.stderr.isatty():
+        return click.progressbar(files, label=label, file=sys.stderr, show_pos=True)
+    return nullcontext(files)
 
 
-def _details(report: Report, out: Any) -> None:
-    for c in notable_failures(report.checks):
-        click.echo("    " + _describe(c), file=out)
-    for key, cell in report.flat_cells().items():
-        if cell.status in ("unparseable", "missing") and NOT_PRINTED not in cell.flags:
-            click.echo(f"    unread  {key}: {cell.reason or cell.status}", file=out)
+def _say(line: str, err: bool = False) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")  # clear the progress bar's line before printing over it
+    click.echo(line, err=err)
+
+
+def _write_atomic(target: Path, payload: str | bytes) -> None:
+    """Write beside the target and rename, so an interrupted run never leaves half a file."""
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    if isinstance(payload, str):
+        tmp.write_text(payload + "\n", encoding="utf-8")
+    else:
+        tmp.write_bytes(payload)
+    tmp.replace(target)
+
+
+# -- reading without a database -------------------------------------------------------------------
 
 
 @main.command()
@@ -132,19 +136,28 @@ def _details(report: Report, out: Any) -> None:
 def extract(
     files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool, use_llm: bool
 ) -> None:
-    """Extract FILES (text, markdown, HTML) into DIR/<name>.json, one summary line per file."""
-    cfg = _llm_config() if use_llm else None
+    """Extract FILES (text, markdown, HTML, PDF, Word, scans) into DIR/<name>.json, one line per file."""
+    import json
+
+    from gouji.api.report_lines import details, summary, unread
+    from gouji.schemas.report import notable_failures
+    from gouji.worker.errors import InputError
+    from gouji.worker.read import read_document
+    from gouji.worker.stages import read_report
+
+    settings = settings_from_env()
+    cfg = settings.llm_config(use_llm)
+    options = settings.read_options()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         click.echo(f"error: {out_dir}: cannot create the output folder: {e.strerror}", err=True)
         sys.exit(BAD_INPUT)
     worst = OK
-    with _progress(files) as bar:
+    with _progress(files, "extracting") as bar:
         for path in bar:
             try:
-                doc = read_document(path)
-                report = extract_with_llm(doc, cfg) if cfg is not None else extract_report(doc)
+                report = read_report(read_document(path, options), cfg)
             except InputError as e:
                 _say(f"error: {e}", err=True)
                 worst = max(worst, BAD_INPUT)
@@ -161,72 +174,14 @@ def extract(
                 else json.dumps(report.cells_document(), ensure_ascii=False, indent=1)
             )
             _write_atomic(out_dir / f"{path.stem}.json", payload)
-            _say(_summary(path.name, report))
+            _say(summary(path.name, report))
             if verbose:
-                _details(report, sys.stdout)
+                details(report, sys.stdout)
             if report.refused is not None:
                 worst = max(worst, BAD_INPUT)
-            elif notable_failures(report.checks) or _unread(report):
+            elif notable_failures(report.checks) or unread(report):
                 worst = max(worst, CHECKS_FAILED)
     sys.exit(worst)
-
-
-def _llm_config() -> LLMConfig:
-    try:
-        cfg = from_env()
-    except LLMError as e:
-        click.echo(f"error: LLM configuration: {e.message}", err=True)
-        sys.exit(BAD_INPUT)
-    if cfg is None:
-        click.echo(
-            "error: --llm needs an endpoint: set GOUJI_LLM_BASE_URL and GOUJI_LLM_MODEL "
-            "(and GOUJI_LLM_API_KEY if it needs one); see the README, 'LLM extraction'",
-            err=True,
-        )
-        sys.exit(BAD_INPUT)
-    return cfg
-
-
-def _progress(files: Sequence[Path]) -> AbstractContextManager[Iterable[Path]]:
-    """A progress bar on a terminal when many files are given; plain iteration otherwise (clean logs)."""
-    if len(files) > 3 and sys.stderr.isatty():
-        return click.progressbar(files, label="extracting", file=sys.stderr, show_pos=True)
-    return nullcontext(files)
-
-
-def _say(line: str, err: bool = False) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")  # clear the progress bar's line before printing over it
-    click.echo(line, err=err)
-
-
-def _write_atomic(target: Path, payload: str) -> None:
-    """Write beside the target and rename, so an interrupted run never leaves half a report."""
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(payload + "\n", encoding="utf-8")
-    tmp.replace(target)
-
-
-def _load_report(path: Path) -> Report:
-    """A canonical report, or a flat cells document (`--format cells`, the gold files' shape)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(str(path), f"cannot read: {e}") from e
-    except json.JSONDecodeError as e:
-        raise InputError(str(path), f"not JSON: {e}") from e
-    try:
-        if isinstance(data, dict) and "cells" in data and "schema" not in data:
-            return report_from_cells(data)
-        return Report.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = "/".join(str(p) for p in first["loc"])
-        raise InputError(
-            str(path), f"not a gouji report: {where}: {first['msg']} ({e.error_count()} problem(s))"
-        ) from e
-    except ValueError as e:
-        raise InputError(str(path), f"not a gouji cells document: {e}") from e
 
 
 @main.command()
@@ -235,20 +190,24 @@ def _load_report(path: Path) -> Report:
 @click.option("--max-changes", default=2, show_default=True, help="Largest fix proposal to search for.")
 def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
     """Re-run every check on a (possibly hand-edited) REPORT.json; print failures and fix proposals."""
-    try:
-        report = _load_report(report_file)
-        text = read_document(source).text if source else None
-    except InputError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(BAD_INPUT)
-    if source is not None and text is not None:
+    from gouji.api.report_lines import details, load_report, summary
+    from gouji.schemas.localise import propose_fixes
+    from gouji.schemas.report import notable_failures
+    from gouji.worker.check.run import run_checks
+    from gouji.worker.read import read_document
+
+    report = load_report(report_file)
+    text = None
+    if source is not None:
+        doc = read_document(source, settings_from_env().read_options())
         want = report.report.sources[0].text_sha256 if report.report.sources else None
-        if want and want != read_document(source).text_sha256:
+        if want and want != doc.text_sha256:
             click.echo(f"error: {source}: not the text this report was extracted from (text_sha256 differs)", err=True)
             sys.exit(BAD_INPUT)
+        text = doc.text
     run_checks(report, text)
-    click.echo(_summary(report_file.name, report))
-    _details(report, sys.stdout)
+    click.echo(summary(report_file.name, report))
+    details(report, sys.stdout)
     layout = report.layout_obj()
     if layout is not None and any(c.severity == "error" for c in notable_failures(report.checks)):
         for p in propose_fixes(report.flat_cells(), layout, max_changes=max_changes):
@@ -270,11 +229,13 @@ def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
 )
 def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
     """Cross-year checks (X.*) between last year's PREV.json and this year's CUR.json."""
-    try:
-        prev, cur = _load_report(prev_file), _load_report(cur_file)
-    except InputError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(BAD_INPUT)
+    import json
+
+    from gouji.api.report_lines import describe, load_report
+    from gouji.schemas.report import notable_failures
+    from gouji.schemas.rules import evaluate_cross_year
+
+    prev, cur = load_report(prev_file), load_report(cur_file)
     pl, cl = prev.layout_obj(), cur.layout_obj()
     if pl is None or cl is None:
         click.echo("error: both reports need a known template version", err=True)
@@ -289,7 +250,7 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
     failed = notable_failures(results)
     click.echo(f"{prev_file.name} → {cur_file.name}: {len(results)} cross-year checks, {len(failed)} failed")
     for c in failed:
-        click.echo("    " + _describe(c))
+        click.echo("    " + describe(c))
     if prev.report.agency and cur.report.agency and prev.report.agency != cur.report.agency:
         click.echo(f"    note: agencies differ ({prev.report.agency} / {cur.report.agency}); check the scope (D33)")
     if out_file is not None:
@@ -317,8 +278,37 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
 )
 def synth(out_dir: Path, count: int, seed: int, styles: tuple[Style, ...], scan_kind: ScanKind) -> None:
     """Write synthetic consistent reports to OUT_DIR/reports and their gold cells to OUT_DIR/gold."""
-    paths = write_corpus(out_dir, count, seed, styles or STYLES, scan_kind)
+    from gouji.worker.synth.generate import write_corpus
+
+    font = settings_from_env().cjk_font
+    paths = write_corpus(out_dir, count, seed, styles or STYLES, scan_kind, font)
     click.echo(f"wrote {len(paths)} reports to {out_dir / 'reports'} and their gold to {out_dir / 'gold'}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the canonical report."""
+    import json
+
+    from gouji.schemas.report import json_schema
+
+    click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=1))
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the table of every setting and its default (as in the README).")
+def settings_cmd(markdown: bool) -> None:
+    """Show the settings in effect (GOUJI_* variables; secrets masked)."""
+    from gouji.worker.settings import markdown_table, variable
+
+    if markdown:
+        click.echo(markdown_table())
+        return
+    for name, value in settings_from_env():
+        click.echo(f"{variable(name)}={'' if value is None else value}")
+
+
+# -- the store and the service ----------------------------------------------------------------------
 
 
 def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
@@ -341,30 +331,26 @@ def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--batch", "batch_name", help="Batch name (default: ingest-<UTC timestamp>).")
 @click.option("--llm", "use_llm", is_flag=True, help="Also read with the LLM configured by GOUJI_LLM_*.")
-@click.option(
-    "--db",
-    "db_url",
-    envvar="GOUJI_DATABASE_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="Database URL (env GOUJI_DATABASE_URL); SQLite needs no server.",
-)
-@click.option("--broker", envvar="GOUJI_BROKER_URL", default=None, help="Send work to Celery workers on this broker.")
 @click.option("--wait", default=0.0, help="With a broker: wait up to this many seconds for the batch to finish.")
-def ingest(
-    paths: Sequence[Path], batch_name: str | None, use_llm: bool, db_url: str, broker: str | None, wait: float
-) -> None:
+@with_settings(broker=True)
+def ingest(paths: Sequence[Path], batch_name: str | None, use_llm: bool, wait: float, settings: Settings) -> None:
     """Store report files (or folders of them) and process them: in-process by default, or by Celery
     workers when a broker is configured (GOUJI_BROKER_URL)."""
-    cfg = _llm_config() if use_llm else None
+    from datetime import UTC, datetime
+
+    from gouji.worker.service.pipeline import Outcome, add_document, batch, record_failure
+    from gouji.worker.service.submit import QUEUED, submit
+    from gouji.worker.store.db import session
+
+    cfg = settings.llm_config(use_llm)
+    db_url = settings.database_url
     name = batch_name or f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     files, missing = _collect(paths)
     outcomes: list[Outcome] = []
-    queued: list[int] = []
     with session(db_url) as s:
         for m in missing:
             outcomes.append(record_failure(s, m, "ingest", "no such file or folder", batch(s, name)))
-    with _progress(files) as bar:
+    with _progress(files, "ingesting") as bar:
         for f in bar:
             try:
                 data = f.read_bytes()
@@ -374,26 +360,22 @@ def ingest(
                 continue
             with session(db_url) as s:  # one transaction per document: a failure costs that document only
                 doc, _ = add_document(s, data, f.name, batch(s, name))
-                request_work(doc, cfg)
-                if broker is None:
-                    outcomes.append(process(s, doc, cfg))
-                    continue
-                doc_id = doc.id
-            enqueue(doc_id, cfg is not None, db_url)  # after the commit: a worker must find the document
-            queued.append(doc_id)
+                outcomes.append(submit(s, settings, doc, cfg))
+    queued = [o.document_id for o in outcomes if o.state == QUEUED and o.document_id is not None]
     for o in outcomes:
         if o.state == "failed":
             _say(f"error: {o.file_name}: {o.detail}", err=True)
-        elif len(outcomes) <= 50:  # per-file lines for a handful of files; big batches get the summary
+        elif o.state != QUEUED and len(outcomes) <= 50:  # per-file lines for a handful; big batches: the summary
             _say(f"{o.file_name}: {o.state}" + (f" ({o.detail})" if o.detail else ""))
     if queued:
-        _say(f"queued {len(queued)} document(s) for the workers on {broker}")
+        _say(f"queued {len(queued)} document(s) for the workers on {settings.broker_url}")
         states = _wait_for(db_url, queued, wait) if wait > 0 else {}
-        outcomes += [Outcome("", i, states.get(i, "queued")) for i in queued]
-    counts = {state: sum(o.state == state for o in outcomes) for state in (*FINAL_STATES, "queued")}
+        outcomes = [o for o in outcomes if o.state != QUEUED]
+        outcomes += [Outcome("", i, states.get(i, QUEUED)) for i in queued]
+    counts = {state: sum(o.state == state for o in outcomes) for state in (*FINAL_STATES, QUEUED)}
     _say(
         f"batch {name}: {len(outcomes)} file(s): "
-        + ", ".join(f"{n} {st}" for st, n in counts.items() if n or st != "queued")
+        + ", ".join(f"{n} {st}" for st, n in counts.items() if n or st != QUEUED)
     )
     _say(f"database: {db_url}")
     _say(f"  gouji status --batch {name}      documents per state, review tasks, failures")
@@ -404,6 +386,13 @@ def ingest(
 
 def _wait_for(db_url: str, ids: list[int], seconds: float) -> dict[int, str]:
     """Poll the database (the system of record) until every document is final or time runs out."""
+    import time
+
+    from sqlalchemy import select
+
+    from gouji.worker.store.db import session
+    from gouji.worker.store.models import Document
+
     deadline = time.monotonic() + seconds
     while True:
         with session(db_url) as s:
@@ -425,35 +414,45 @@ def _wait_for(db_url: str, ids: list[int], seconds: float) -> dict[int, str]:
 )
 def worker_cmd(concurrency: int, queues: str, loglevel: str, beat: bool) -> None:
     """Run a Celery worker on GOUJI_BROKER_URL (several machines may point at the same Redis and database)."""
-    if broker_url() is None:
+    import os
+    import tempfile
+
+    from gouji.worker.service.tasks import configure
+
+    settings = settings_from_env()
+    if settings.broker_url is None:
         click.echo("error: set GOUJI_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True)
         sys.exit(BAD_INPUT)
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-n", "gouji@%h"]
     if beat:
         schedule = Path(tempfile.gettempdir()) / f"gouji-beat-{os.getpid()}"
         argv += ["--beat", "--schedule", str(schedule)]
-    celery_app.worker_main(argv)
+    configure(settings).worker_main(argv)
 
 
 @main.command("requeue")
 @click.option(
     "--older-than", default=600.0, show_default=True, help="Seconds a request may wait before it counts as stuck."
 )
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-@click.option("--broker", envvar="GOUJI_BROKER_URL", default=None)
-def requeue_cmd(older_than: float, db_url: str, broker: str | None) -> None:
+@with_settings(broker=True)
+def requeue_cmd(older_than: float, settings: Settings) -> None:
     """Send again every document whose requested processing has not finished after --older-than seconds
     (on the path, LLM or not, it was asked for). `gouji worker --beat` does this periodically."""
-    stuck = requeue(db_url, older_than, queue=broker is not None)
-    click.echo(f"{len(stuck)} stuck document(s) {'queued again' if broker else 'processed'}")
+    from gouji.worker.service.tasks import requeue
+
+    stuck = requeue(settings, older_than)
+    click.echo(f"{len(stuck)} stuck document(s) {'queued again' if settings.broker_url else 'processed'}")
 
 
 @main.command()
 @click.option("--batch", "batch_name", help="Only this batch.")
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def status(batch_name: str | None, db_url: str) -> None:
+@with_settings()
+def status(batch_name: str | None, settings: Settings) -> None:
     """Documents per state (per batch), open review tasks and the newest failures, from the database."""
-    with session(db_url) as s:
+    from gouji.worker.service.status import status_lines
+    from gouji.worker.store.db import session
+
+    with session(settings.database_url) as s:
         for line in status_lines(s, batch_name):
             click.echo(line)
 
@@ -462,14 +461,23 @@ def status(batch_name: str | None, db_url: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Server processes.")
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def serve(host: str, port: int, db_url: str, workers: int) -> None:
+@with_settings()
+def serve(host: str, port: int, workers: int, settings: Settings) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the review UI (http://HOST:PORT/, sign in with a reviewer
     token) on the database; uploads run in-process unless a broker is set."""
+    import os
+
     import uvicorn
 
-    upgrade(db_url)  # once, before any server process starts
-    os.environ["GOUJI_DATABASE_URL"] = db_url
+    from gouji.api.app import create_app
+    from gouji.worker.store.db import upgrade
+
+    upgrade(settings.database_url)  # once, before any server process starts
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    # Several processes need an import string; each builds its app from the same environment.
+    os.environ["GOUJI_DATABASE_URL"] = settings.database_url
     uvicorn.run("gouji.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
@@ -481,10 +489,13 @@ def token() -> None:
 @token.command("create")
 @click.option("--name", required=True, help="Who or what uses the token.")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def token_create(name: str, role: str, db_url: str) -> None:
+@with_settings()
+def token_create(name: str, role: str, settings: Settings) -> None:
     """Create a token; it is printed once (only its hash is stored). Reviewers sign in to the review UI with it."""
-    with session(db_url) as s:
+    from gouji.worker.service.tokens import create_token
+    from gouji.worker.store.db import session
+
+    with session(settings.database_url) as s:
         click.echo(create_token(s, name, role))
 
 
@@ -492,14 +503,15 @@ def token_create(name: str, role: str, db_url: str) -> None:
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(FORMATS))
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--batch", "batch_name", help="Only this batch.")
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def export(fmt: Format, out_file: Path, batch_name: str | None, db_url: str) -> None:
+@with_settings()
+def export(fmt: Format, out_file: Path, batch_name: str | None, settings: Settings) -> None:
     """Export the newest version of every report: csv (long), wide.csv, xlsx, parquet or jsonl."""
-    with session(db_url) as s:
+    from gouji.worker.service.export import export_bytes
+    from gouji.worker.store.db import session
+
+    with session(settings.database_url) as s:
         data = export_bytes(s, fmt, batch_name)
-    tmp = out_file.with_suffix(out_file.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out_file)
+    _write_atomic(out_file, data)
     click.echo(f"{out_file}: {len(data)} bytes")
 
 
@@ -511,10 +523,16 @@ def agency() -> None:
 @agency.command("alias")
 @click.argument("alias")
 @click.option("--into", required=True, help="The agency name the alias belongs to.")
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def agency_alias(alias: str, into: str, db_url: str) -> None:
+@with_settings()
+def agency_alias(alias: str, into: str, settings: Settings) -> None:
     """Merge printed name ALIAS into the agency INTO; the cross-year checks are recomputed."""
-    with session(db_url) as s:
+    from sqlalchemy import select
+
+    from gouji.worker.service.agencies import merge
+    from gouji.worker.store.db import session
+    from gouji.worker.store.models import CrossYearCheck
+
+    with session(settings.database_url) as s:
         target = merge(s, alias, into)
         rows = s.scalars(select(CrossYearCheck).where(CrossYearCheck.agency_id == target.id)).all()
         click.echo(f"{alias} → {target.name}: {len(rows)} cross-year comparison(s)")
@@ -528,17 +546,13 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--db", "db_url", envvar="GOUJI_DATABASE_URL", default=DEFAULT_URL, show_default=True)
-def db_upgrade(db_url: str) -> None:
+@with_settings()
+def db_upgrade(settings: Settings) -> None:
     """Create or migrate the schema to the newest version."""
-    upgrade(db_url)
-    click.echo(f"{db_url}: schema up to date")
+    from gouji.worker.store.db import upgrade
 
-
-@main.command()
-def schema() -> None:
-    """Print the JSON Schema of the canonical report."""
-    click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=1))
+    upgrade(settings.database_url)
+    click.echo(f"{settings.database_url}: schema up to date")
 
 
 if __name__ == "__main__":

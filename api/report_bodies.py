@@ -10,7 +10,6 @@ and the others get it inflated, well under a millisecond. The version id doubles
 from __future__ import annotations
 
 import gzip
-import os
 from dataclasses import dataclass
 
 from sqlalchemy import Text, cast, select
@@ -38,9 +37,7 @@ class ReportBodies:
     """Compressed report bodies by version id, bounded in bytes; `get` returns None when the document has
     no such version."""
 
-    def __init__(
-        self, db_url: str, budget_bytes: int = int(os.environ.get("GOUJI_REPORT_CACHE_MB", "64")) << 20
-    ) -> None:
+    def __init__(self, db_url: str, budget_bytes: int) -> None:
         self._db_url = db_url
         self._cache = ByteLRU(budget_bytes)
 

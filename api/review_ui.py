@@ -29,12 +29,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gouji.api.deps import Db
+from gouji.api.deps import AppSettings, Db
 from gouji.api.grid import grids
 from gouji.api.lru import ByteLRU
 from gouji.schemas.report import Report
 from gouji.schemas.rules import failures
-from gouji.worker.read import InputError, looks_like_html, read_bytes
+from gouji.worker.errors import InputError, ReviewError
+from gouji.worker.read import looks_like_html, read_bytes
 from gouji.worker.read.decode import decode_bytes
 from gouji.worker.read.pages import page_image
 from gouji.worker.service import review
@@ -42,6 +43,7 @@ from gouji.worker.service.accuracy import COLUMNS as ACCURACY_COLUMNS
 from gouji.worker.service.accuracy import accuracy
 from gouji.worker.service.routing import REASONS
 from gouji.worker.service.tokens import GRANTS, lookup
+from gouji.worker.settings import Settings
 from gouji.worker.store.models import ApiToken, Batch, BatchDocument, Document, ReviewTask, UiSession, now
 
 HERE = Path(__file__).resolve().parent
@@ -151,12 +153,12 @@ def _fragments(s: Session, d: review.Draft) -> JSONResponse:
     )
 
 
-def _source(doc: Document) -> tuple[str, str | None, list[dict[str, Any]]]:
+def _source(doc: Document, settings: Settings) -> tuple[str, str | None, list[dict[str, Any]]]:
     """The normalised text (provenance offsets point into it), a web page's sanitised HTML, page sizes."""
     text, pages = doc.text, doc.pages or []
     if text is None:  # stored before documents kept their text (migration 0007): read it again
         try:
-            normalised = read_bytes(doc.content, doc.file_name)
+            normalised = read_bytes(doc.content, doc.file_name, settings.read_options())
         except InputError as e:
             return f"(the source cannot be shown: {e.problem})", None, []
         text, pages = normalised.text, [asdict(p) for p in normalised.pages]
@@ -166,254 +168,264 @@ def _source(doc: Document) -> tuple[str, str | None, list[dict[str, Any]]]:
     return text, nh3.clean(html), pages
 
 
-def _page_png(cache: ByteLRU, doc: Document, page: int) -> bytes:
+def _page_png(request: Request, doc: Document, page: int) -> bytes:
     """A PDF or image source's page as PNG, kept per process: a scan's page is prepared again as OCR
     prepared it, about a second."""
+    cache: ByteLRU = request.app.state.page_pictures
+    settings: Settings = request.app.state.settings
     key = (doc.sha256, page)
     png = cache.get(key)
     if png is None:
-        png = page_image(doc.content, doc.file_name, page, dpi=PAGE_DPI)
+        png = page_image(doc.content, doc.file_name, page, PAGE_DPI, settings.read_options())
         cache.put(key, png)
     return png
 
 
-def ui_router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
-    images = ByteLRU(32 << 20)
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/")
-    def home() -> RedirectResponse:
-        return RedirectResponse("/review", 303)
 
-    @r.get("/login")
-    def login_form(request: Request, next: str = "/review", msg: str | None = None) -> HTMLResponse:
-        return page(request, "login.html", next=next if next.startswith("/") else "/review", msg=msg)
+def _lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.review_lease)
 
-    @r.post("/login")
-    def login(
-        request: Request, s: Db, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/review"
-    ) -> Response:
-        found = lookup(s, token.strip())
-        if found is None:
-            return page(request, "login.html", 401, next=next, msg="unknown or revoked token")
-        sid = secrets.token_urlsafe(32)
-        s.add(
-            UiSession(
-                id_hash=_hash(sid), token_id=found.id, csrf=secrets.token_urlsafe(24), expires_at=now() + SESSION_TTL
-            )
-        )
-        s.commit()  # before the browser follows the redirect (the session dependency would commit after it)
-        response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/review", 303)
-        response.set_cookie(COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="strict")
-        return response
 
-    @r.post("/logout")
-    def logout(request: Request, s: Db, who: Writer) -> RedirectResponse:
-        sid = request.cookies.get(COOKIE, "")
-        found = s.get(UiSession, _hash(sid))
-        if found is not None:
-            s.delete(found)
-            s.commit()
-        response = RedirectResponse("/login", 303)
-        response.delete_cookie(COOKIE)
-        return response
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/review", 303)
 
-    @r.get("/review")
-    def queue(
-        request: Request,
-        s: Db,
-        who: Who,
-        reason: str | None = None,
-        agency: str | None = None,
-        year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-        batch: str | None = None,
-        state: str = "open",
-        msg: str | None = None,
-    ) -> HTMLResponse:
-        q = select(ReviewTask, Document).join(Document, Document.id == ReviewTask.document_id)
-        states = QUEUE_STATES if state == "open" else (state,)
-        q = q.where(ReviewTask.state.in_(states))
-        if agency:
-            q = q.where(Document.agency.contains(agency))
-        if year is not None:
-            q = q.where(Document.report_year == year)
-        if batch:
-            q = q.join(BatchDocument, BatchDocument.document_id == Document.id).join(Batch).where(Batch.name == batch)
-        rows = [(t, d) for t, d in s.execute(q.order_by(ReviewTask.id)).all() if not reason or reason in t.reasons]
-        counts: dict[str, int] = dict.fromkeys(REASONS, 0)
-        for t, _ in rows:
-            for code in t.reasons:
-                counts[code] = counts.get(code, 0) + 1
-        by_state = dict(s.execute(select(ReviewTask.state, func.count()).group_by(ReviewTask.state)).all())
-        batches = list(s.scalars(select(Batch.name).order_by(Batch.name)))
-        filters = {
-            "reason": reason or "",
-            "agency": agency or "",
-            "year": year or "",
-            "batch": batch or "",
-            "state": state,
-        }
-        return page(
-            request,
-            "queue.html",
-            who=who,
-            rows=[(t, d, _age(t)) for t, d in rows[:QUEUE_PAGE]],
-            total=len(rows),
-            counts=counts,
-            by_state=by_state,
-            reasons=REASONS,
-            batches=batches,
-            filters=filters,
-            msg=msg,
-        )
 
-    @r.post("/review/next")
-    def next_task(s: Db, who: Writer, after: Annotated[int | None, Form()] = None) -> RedirectResponse:
-        task = review.next_open(s, who.name, exclude=after)
-        if task is None:
-            return _back("/review", "the queue is empty")
-        try:
-            review.claim(s, task.id, who.name)
-        except review.ReviewError as e:
-            return _back("/review", e.message)
+@router.get("/login")
+def login_form(request: Request, next: str = "/review", msg: str | None = None) -> HTMLResponse:
+    return page(request, "login.html", next=next if next.startswith("/") else "/review", msg=msg)
+
+
+@router.post("/login")
+def login(request: Request, s: Db, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/review") -> Response:
+    found = lookup(s, token.strip())
+    if found is None:
+        return page(request, "login.html", 401, next=next, msg="unknown or revoked token")
+    sid = secrets.token_urlsafe(32)
+    s.add(
+        UiSession(id_hash=_hash(sid), token_id=found.id, csrf=secrets.token_urlsafe(24), expires_at=now() + SESSION_TTL)
+    )
+    s.commit()  # before the browser follows the redirect (the session dependency would commit after it)
+    response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/review", 303)
+    response.set_cookie(COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, s: Db, who: Writer) -> RedirectResponse:
+    sid = request.cookies.get(COOKIE, "")
+    found = s.get(UiSession, _hash(sid))
+    if found is not None:
+        s.delete(found)
         s.commit()
-        return RedirectResponse(f"/review/tasks/{task.id}", 303)
-
-    @r.get("/review/tasks/{task_id}")
-    def task_page(request: Request, s: Db, who: Who, task_id: int, msg: str | None = None) -> HTMLResponse:
-        started = time.perf_counter()
-        task = _task(s, task_id)
-        doc = review.document_of(s, task)
-        d = review.draft(s, task)
-        layout = d.report.layout_obj()
-        text, html, pages = _source(doc)
-        response = page(
-            request,
-            "task.html",
-            who=who,
-            task=task,
-            doc=doc,
-            report=d.report,
-            cells=d.report.flat_cells(),
-            shown=review.shown,
-            grids=grids(layout) if layout else [],
-            edited=d.edited,
-            text=text,
-            html=html,
-            pages=pages,
-            events=review.events(s, task),
-            reasons=REASONS,
-            mine=task.state == "claimed" and task.claimed_by == who.name,
-            lease=review.lease_of(task),
-            msg=msg,
-            **_check_view(d),
-        )
-        response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
-        return response
-
-    @r.get("/review/tasks/{task_id}/pages/{page}.png")
-    def page_png(s: Db, who: Who, task_id: int, page: Annotated[int, PathParam(ge=1, le=10_000)]) -> Response:
-        doc = review.document_of(s, _task(s, task_id))
-        try:
-            png = _page_png(images, doc, page)
-        except InputError as e:
-            raise HTTPException(404, e.problem) from None
-        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
-
-    @r.post("/review/tasks/{task_id}/claim")
-    def claim(s: Db, who: Writer, task_id: int) -> RedirectResponse:
-        try:
-            review.claim(s, task_id, who.name)
-        except review.ReviewError as e:
-            return _back(f"/review/tasks/{task_id}", e.message)
-        s.commit()
-        return RedirectResponse(f"/review/tasks/{task_id}", 303)
-
-    @r.post("/review/tasks/{task_id}/cells")
-    def edit_cell(
-        s: Db,
-        who: Writer,
-        task_id: int,
-        key: Annotated[str, Form()],
-        value: Annotated[str, Form()] = "",
-        reason: Annotated[str | None, Form()] = None,
-    ) -> JSONResponse:
-        started = time.perf_counter()
-        d = review.edit(s, _task(s, task_id), who.name, key, value, reason)
-        response = _fragments(s, d)
-        s.commit()
-        response.headers["Server-Timing"] = f"edit;dur={(time.perf_counter() - started) * 1000:.1f}"
-        return response
-
-    @r.post("/review/tasks/{task_id}/fixes/{index}")
-    def apply_fix(s: Db, who: Writer, task_id: int, index: int) -> JSONResponse:
-        response = _fragments(s, review.apply_fix(s, _task(s, task_id), who.name, index))
-        s.commit()
-        return response
-
-    @r.post("/review/tasks/{task_id}/{action}")
-    def close(
-        s: Db,
-        who: Writer,
-        task_id: int,
-        action: str,
-        note: Annotated[str | None, Form()] = None,
-        then: Annotated[str, Form()] = "queue",
-    ) -> RedirectResponse:
-        task = _task(s, task_id)
-        try:
-            if action == "submit":
-                review.submit(s, task, who.name, note)
-            elif action == "confirm":
-                review.confirm_published(s, task, who.name, note or "")
-            elif action == "not-report":
-                review.not_a_report(s, task, who.name, note)
-            elif action == "release":
-                review.release(s, task, who.name)
-            else:
-                raise HTTPException(404, f"no action {action!r}")
-        except review.ReviewError as e:
-            return _back(f"/review/tasks/{task_id}", e.message)
-        s.commit()
-        done = f"task {task_id}: {task.state}"
-        if then == "next" and action != "release":
-            nxt = review.next_open(s, who.name)
-            if nxt is not None:
-                try:
-                    review.claim(s, nxt.id, who.name)
-                    s.commit()
-                    return _back(f"/review/tasks/{nxt.id}", done)
-                except review.ReviewError:
-                    pass
-        return _back("/review", done)
-
-    @r.get("/review/accuracy")
-    def accuracy_page(request: Request, s: Db, who: Who) -> HTMLResponse:
-        return page(request, "accuracy.html", who=who, tables=accuracy(s))
-
-    @r.get("/review/accuracy.csv")
-    def accuracy_csv(s: Db, who: Who) -> Response:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(ACCURACY_COLUMNS))
-        w.writeheader()
-        for rows in accuracy(s).values():
-            w.writerows(rows)
-        return Response(
-            ("\ufeff" + buf.getvalue()).encode(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="gouji-accuracy.csv"'},
-        )
-
-    return r
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(COOKIE)
+    return response
 
 
-def _task(s: Session, task_id: int) -> ReviewTask:
+@router.get("/review")
+def queue(
+    request: Request,
+    s: Db,
+    who: Who,
+    reason: str | None = None,
+    agency: str | None = None,
+    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    batch: str | None = None,
+    state: str = "open",
+    msg: str | None = None,
+) -> HTMLResponse:
+    q = select(ReviewTask, Document).join(Document, Document.id == ReviewTask.document_id)
+    states = QUEUE_STATES if state == "open" else (state,)
+    q = q.where(ReviewTask.state.in_(states))
+    if agency:
+        q = q.where(Document.agency.contains(agency))
+    if year is not None:
+        q = q.where(Document.report_year == year)
+    if batch:
+        q = q.join(BatchDocument, BatchDocument.document_id == Document.id).join(Batch).where(Batch.name == batch)
+    rows = [(t, d) for t, d in s.execute(q.order_by(ReviewTask.id)).all() if not reason or reason in t.reasons]
+    counts: dict[str, int] = dict.fromkeys(REASONS, 0)
+    for t, _ in rows:
+        for code in t.reasons:
+            counts[code] = counts.get(code, 0) + 1
+    by_state = dict(s.execute(select(ReviewTask.state, func.count()).group_by(ReviewTask.state)).all())
+    batches = list(s.scalars(select(Batch.name).order_by(Batch.name)))
+    filters = {
+        "reason": reason or "",
+        "agency": agency or "",
+        "year": year or "",
+        "batch": batch or "",
+        "state": state,
+    }
+    return page(
+        request,
+        "queue.html",
+        who=who,
+        rows=[(t, d, _age(t)) for t, d in rows[:QUEUE_PAGE]],
+        total=len(rows),
+        counts=counts,
+        by_state=by_state,
+        reasons=REASONS,
+        batches=batches,
+        filters=filters,
+        msg=msg,
+    )
+
+
+@router.post("/review/next")
+def next_task(
+    s: Db, settings: AppSettings, who: Writer, after: Annotated[int | None, Form()] = None
+) -> RedirectResponse:
+    task = review.next_open(s, who.name, exclude=after)
+    if task is None:
+        return _back("/review", "the queue is empty")
     try:
-        return review.task_or_404(s, task_id)
-    except review.ReviewError as e:
-        raise HTTPException(e.status, e.message) from None
+        review.claim(s, task.id, who.name, _lease(settings))
+    except ReviewError as e:
+        return _back("/review", e.message)
+    s.commit()
+    return RedirectResponse(f"/review/tasks/{task.id}", 303)
 
 
-def review_error_response(request: Request, exc: review.ReviewError) -> JSONResponse:
-    """Lifecycle refusals raised inside JSON endpoints (cell edits, fixes) become their HTTP status."""
-    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+@router.get("/review/tasks/{task_id}")
+def task_page(
+    request: Request, s: Db, settings: AppSettings, who: Who, task_id: int, msg: str | None = None
+) -> HTMLResponse:
+    started = time.perf_counter()
+    task = review.task_or_404(s, task_id)
+    doc = review.document_of(s, task)
+    d = review.draft(s, task)
+    layout = d.report.layout_obj()
+    text, html, pages = _source(doc, settings)
+    response = page(
+        request,
+        "task.html",
+        who=who,
+        task=task,
+        doc=doc,
+        report=d.report,
+        cells=d.report.flat_cells(),
+        shown=review.shown,
+        grids=grids(layout) if layout else [],
+        edited=d.edited,
+        text=text,
+        html=html,
+        pages=pages,
+        events=review.events(s, task),
+        reasons=REASONS,
+        mine=task.state == "claimed" and task.claimed_by == who.name,
+        lease=review.lease_of(task),
+        msg=msg,
+        **_check_view(d),
+    )
+    response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return response
+
+
+@router.get("/review/tasks/{task_id}/pages/{page}.png")
+def page_png(
+    request: Request, s: Db, who: Who, task_id: int, page: Annotated[int, PathParam(ge=1, le=10_000)]
+) -> Response:
+    doc = review.document_of(s, review.task_or_404(s, task_id))
+    try:
+        png = _page_png(request, doc, page)
+    except InputError as e:
+        raise HTTPException(404, e.problem) from None
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/review/tasks/{task_id}/claim")
+def claim(s: Db, settings: AppSettings, who: Writer, task_id: int) -> RedirectResponse:
+    try:
+        review.claim(s, task_id, who.name, _lease(settings))
+    except ReviewError as e:
+        return _back(f"/review/tasks/{task_id}", e.message)
+    s.commit()
+    return RedirectResponse(f"/review/tasks/{task_id}", 303)
+
+
+@router.post("/review/tasks/{task_id}/cells")
+def edit_cell(
+    s: Db,
+    settings: AppSettings,
+    who: Writer,
+    task_id: int,
+    key: Annotated[str, Form()],
+    value: Annotated[str, Form()] = "",
+    reason: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    started = time.perf_counter()
+    d = review.edit(s, review.task_or_404(s, task_id), who.name, key, value, reason, _lease(settings))
+    response = _fragments(s, d)
+    s.commit()
+    response.headers["Server-Timing"] = f"edit;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return response
+
+
+@router.post("/review/tasks/{task_id}/fixes/{index}")
+def apply_fix(s: Db, settings: AppSettings, who: Writer, task_id: int, index: int) -> JSONResponse:
+    d = review.apply_fix(s, review.task_or_404(s, task_id), who.name, index, _lease(settings))
+    response = _fragments(s, d)
+    s.commit()
+    return response
+
+
+@router.post("/review/tasks/{task_id}/{action}")
+def close(
+    s: Db,
+    settings: AppSettings,
+    who: Writer,
+    task_id: int,
+    action: str,
+    note: Annotated[str | None, Form()] = None,
+    then: Annotated[str, Form()] = "queue",
+) -> RedirectResponse:
+    task = review.task_or_404(s, task_id)
+    lease = _lease(settings)
+    try:
+        if action == "submit":
+            review.submit(s, task, who.name, note, lease)
+        elif action == "confirm":
+            review.confirm_published(s, task, who.name, note or "", lease)
+        elif action == "not-report":
+            review.not_a_report(s, task, who.name, note, lease)
+        elif action == "release":
+            review.release(s, task, who.name, lease)
+        else:
+            raise HTTPException(404, f"no action {action!r}")
+    except ReviewError as e:
+        return _back(f"/review/tasks/{task_id}", e.message)
+    s.commit()
+    done = f"task {task_id}: {task.state}"
+    if then == "next" and action != "release":
+        nxt = review.next_open(s, who.name)
+        if nxt is not None:
+            try:
+                review.claim(s, nxt.id, who.name, lease)
+                s.commit()
+                return _back(f"/review/tasks/{nxt.id}", done)
+            except ReviewError:
+                pass
+    return _back("/review", done)
+
+
+@router.get("/review/accuracy")
+def accuracy_page(request: Request, s: Db, who: Who) -> HTMLResponse:
+    return page(request, "accuracy.html", who=who, tables=accuracy(s))
+
+
+@router.get("/review/accuracy.csv")
+def accuracy_csv(s: Db, who: Who) -> Response:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(ACCURACY_COLUMNS))
+    w.writeheader()
+    for rows in accuracy(s).values():
+        w.writerows(rows)
+    return Response(
+        ("\ufeff" + buf.getvalue()).encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="gouji-accuracy.csv"'},
+    )

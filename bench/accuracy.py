@@ -18,8 +18,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, reports, write_result
-from gouji.worker.extract.report import extract_report
 from gouji.worker.read import read_document
+from gouji.worker.stages import read_report
 from gouji.worker.synth.generate import write_corpus
 
 
@@ -53,7 +53,7 @@ def main() -> None:
         write_corpus(corpus, args.synthetic, seed=1000)
     rows = []
     for path, gold in reports(corpus):
-        report = extract_report(read_document(path))
+        report = read_report(read_document(path))
         got = report.cells_document()["cells"]
         right = silent = refused = 0
         misses = []

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._corpus import DEFAULT, write_result
 from gouji.schemas.template import VERSIONS
-from gouji.worker.extract.report import extract_report
 from gouji.worker.read import read_bytes
-from gouji.worker.synth.generate import Style, synthesize
-from gouji.worker.synth.render import SCAN_KINDS, ScanKind
+from gouji.worker.stages import read_report
+from gouji.worker.synth.generate import synthesize
+from gouji.worker.synth.kinds import SCAN_KINDS, ScanKind, Style
 
 KINDS: dict[str, tuple[Style, ScanKind]] = {
     "text_pdf": ("pdf", "scan300"),
@@ -39,7 +39,7 @@ KINDS: dict[str, tuple[Style, ScanKind]] = {
 def score(data: bytes, name: str, gold: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     doc = read_bytes(data, name)
-    got = extract_report(doc).cells_document()["cells"]
+    got = read_report(doc).cells_document()["cells"]
     seconds = time.perf_counter() - t0
     right = numeric = numeric_right = 0
     misses = []

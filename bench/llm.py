@@ -30,12 +30,14 @@ from gouji.prompts import system_prompt, task_prompt
 from gouji.schemas.llm import TABLES
 from gouji.schemas.report import Report
 from gouji.schemas.rules import evaluate
+from gouji.schemas.template import Version
 from gouji.worker.llm.client import schema_json
 from gouji.worker.llm.config import LLMConfig
-from gouji.worker.llm.extract import extract_with_llm
 from gouji.worker.llm.fusion import routes_to_review
 from gouji.worker.read import NormalisedDoc, read_bytes, read_document
-from gouji.worker.synth.generate import STYLES, synthesize
+from gouji.worker.stages import read_report
+from gouji.worker.synth.generate import synthesize
+from gouji.worker.synth.kinds import STYLES
 from tests.fake_openai import FakeLLM, prompt_tokens
 
 
@@ -55,7 +57,7 @@ def config(fake: FakeLLM, **kw: Any) -> LLMConfig:
     return LLMConfig(base_url=fake.base_url, model="fake", mode="json_schema", backoff_s=0.05, **kw)
 
 
-def _body(version: str, user: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _body(version: Version, user: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "messages": [{"role": "system", "content": system_prompt(version)}, {"role": "user", "content": user}],
         "response_format": {"type": "json_schema", "json_schema": {"name": "baseline", "schema": schema}},
@@ -71,14 +73,14 @@ def token_table(docs: list[tuple[str, NormalisedDoc, dict[str, Any]]]) -> dict[s
             fake.register(doc.text, gold, name=name)
         for name, doc, _ in docs:
             before = len(fake.requests)
-            report = extract_with_llm(doc, config(fake, max_repairs=0))
+            report = read_report(doc, config(fake, max_repairs=0))
             sent = fake.requests[before:]
-            version = report.template_version if report.template_version != "unknown" else "2021"
-            schemas = {t: json.loads(schema_json(t, version)) for t in TABLES}  # type: ignore[arg-type]
-            per_table = [_body(version, task_prompt(t, version, doc.text), schemas[t]) for t in TABLES]  # type: ignore[arg-type]
+            version: Version = report.template_version if report.template_version != "unknown" else "2021"
+            schemas = {t: json.loads(schema_json(t, version)) for t in TABLES}
+            per_table = [_body(version, task_prompt(t, version, doc.text), schemas[t]) for t in TABLES]
             single = _body(
                 version,
-                "\n".join(task_prompt(t, version, "") for t in TABLES) + doc.text,  # type: ignore[arg-type]
+                "\n".join(task_prompt(t, version, "") for t in TABLES) + doc.text,
                 {"type": "object", "properties": schemas},
             )
             rows.append(
@@ -117,7 +119,7 @@ def throughput(n: int, latency: float, concurrency: int) -> dict[str, Any]:
         cfg = config(fake, max_in_flight=concurrency, concurrency=3)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency * 2) as pool:
-            list(pool.map(lambda d: extract_with_llm(d[1], cfg), docs))
+            list(pool.map(lambda d: read_report(d[1], cfg), docs))
         wall = time.perf_counter() - started
         calls = sum(1 for r in fake.requests if r.status == 200)
         rejected = sum(1 for r in fake.requests if r.status == 429)
@@ -165,7 +167,7 @@ def silent_errors(corpus: Path, target: int, rate: float) -> dict[str, Any]:
             fake.set_value_fault_rate(rate, seed=passes)
             for name, doc, _ in docs:
                 before = len(fake.injected)
-                report = extract_with_llm(doc, config(fake, token_budget=10**9))
+                report = read_report(doc, config(fake, token_budget=10**9))
                 cells = report.flat_cells()
                 covered = _covered(report)
                 det_read = {k for k, c in cells.items() if "deterministic" in c.support}

@@ -30,6 +30,7 @@ from bench._corpus import write_result
 from bench.service import p95, serving
 from gouji.worker.service.pipeline import add_document, batch, process, request_work
 from gouji.worker.service.tokens import create_token
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document, ReviewTask
 from gouji.worker.synth.generate import write_corpus
@@ -56,12 +57,12 @@ def main() -> None:
     db = f"sqlite:///{tmp / 'review.db'}"
     files = write_corpus(tmp / "corpus", max(args.reports // 4, 1), seed=99)[: args.reports]
     files += sorted(p for p in SHARED.glob("*") if p.suffix in (".txt", ".md", ".html")) if SHARED.exists() else []
-    os.environ["GOUJI_REVIEW_QA_SHARE"] = "1"
+    every_report = Settings(review_qa_share=1)  # every report has a task, clean ones as a QA sample
     with session(db) as s:
         for f in files:
             doc, _ = add_document(s, f.read_bytes(), f.name, batch(s, "bench"))
             request_work(doc, None)
-            process(s, doc)
+            process(s, doc, every_report)
         token = create_token(s, "bench", "reviewer")
         tasks = [(t.id, d.file_name) for t, d in s.query(ReviewTask, Document).join(Document).order_by(ReviewTask.id)]
     render_server, render_client, edit_server, edit_client = [], [], [], []

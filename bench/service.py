@@ -39,6 +39,7 @@ from sqlalchemy import select
 
 from bench._corpus import write_result
 from gouji.worker.service.pipeline import add_document, batch, process
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document
 from gouji.worker.synth.generate import write_corpus
@@ -71,7 +72,7 @@ def embedded(files: list[Path], db: str) -> dict[str, Any]:
     for f in files:
         with session(db) as s:
             doc, _ = add_document(s, f.read_bytes(), f.name, batch(s, "bench"))
-            process(s, doc)
+            process(s, doc, Settings())
     wall = time.perf_counter() - started
     lat, _ = latencies(db)
     return {

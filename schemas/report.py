@@ -256,6 +256,23 @@ class Report(_OmitAbsent):
                 out[spec.key] = node
         return out
 
+    def with_cells(self, cells: dict[str, Cell]) -> Report:
+        """A copy of this report holding `cells` (flat keys) in place of its own; labels, table metadata and
+        everything else are kept. How a fused or edited reading becomes a report without touching this one."""
+        out = self.model_copy(deep=True)
+        layout = out.layout_obj()
+        if layout is None:
+            return out
+        for spec in cell_specs(layout):
+            if spec.key not in cells:
+                continue
+            node: Any = getattr(out, spec.table)
+            for part in spec.path[:-1]:
+                node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+            if isinstance(node, dict) and spec.path[-1] in node:
+                node[spec.path[-1]] = cells[spec.key]
+        return out
+
     def to_json(self) -> str:
         return json.dumps(self.model_dump(by_alias=True, mode="json"), ensure_ascii=False, indent=1)
 

@@ -18,7 +18,9 @@ from gouji.schemas.template import (
     C6,
     LP_COMPONENTS,
     T4_GROUPS,
+    VERSIONS,
     Layout,
+    Version,
     cell_specs,
     outcome_rows,
     table2_specs,
@@ -90,7 +92,7 @@ counts = st.one_of(st.just(0), st.integers(0, 9), st.integers(0, 500))
 @st.composite
 def layouts(draw: st.DrawFn) -> Layout:
     """Both versions, D09 (2021 with one （六） row), D12 (法人 subtotal column), printed group subtotals."""
-    version = draw(st.sampled_from(("2019", "2021")))
+    version: Version = draw(st.sampled_from(VERSIONS))
     op: Literal["single_row", "subrows"] = (
         "single_row" if version == "2019" else draw(st.sampled_from(("subrows", "single_row")))
     )

@@ -14,8 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-from gouji.api.app import MAX_FILE_BYTES, create_app
+from gouji.api.app import create_app
+from gouji.api.uploads import MAX_FILE_BYTES
 from gouji.worker.service.tokens import create_token
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from tests.conftest import ROOT
 
@@ -23,8 +25,9 @@ SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 
 
 class Server:
-    def __init__(self, db_url: str) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(create_app(db_url), host="127.0.0.1", port=0, log_level="warning"))
+    def __init__(self, db_url: str, settings: Settings | None = None) -> None:
+        app = create_app((settings or Settings()).model_copy(update={"database_url": db_url}))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
@@ -42,7 +45,7 @@ class Server:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
-    url = f"sqlite:///{tmp_path / 'gouji.api.db'}"
+    url = f"sqlite:///{tmp_path / 'api.db'}"
     with session(url) as s:
         tokens = {role: create_token(s, role, role) for role in ("uploader", "reviewer", "admin")}
     with Server(url) as base, httpx.Client(base_url=base, timeout=60) as client:

@@ -11,6 +11,7 @@ from schemathesis.checks import not_a_server_error
 
 from gouji.worker.service.pipeline import add_document, batch, process
 from gouji.worker.service.tokens import create_token
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from tests.conftest import ROOT
 from tests.test_api import Server
@@ -20,13 +21,13 @@ TOKEN: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
-    db = tmp_path_factory.mktemp("fuzz") / "gouji.api.db"
+    db = tmp_path_factory.mktemp("fuzz") / "api.db"
     url = f"sqlite:///{db}"
     with session(url) as s:
         TOKEN["admin"] = create_token(s, "fuzz", "admin")
         for p in sorted((ROOT / "examples" / "reports").iterdir()):
             doc, _ = add_document(s, p.read_bytes(), p.name, batch(s, "sample"))
-            process(s, doc)
+            process(s, doc, Settings())
     with Server(url) as base:
         yield schemathesis.openapi.from_url(f"{base}/openapi.json")
 
@@ -36,5 +37,5 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case) -> None:
+def test_no_server_errors(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN['admin']}"}, checks=[not_a_server_error])

@@ -145,12 +145,13 @@ def ingest(env: dict[str, str], path: Path, *extra: str) -> subprocess.Completed
 
 
 def test_workers_process_a_batch(redis: Redis, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gouji.worker.service.tasks import QUEUES, queue_depths
+    from gouji.worker.service.tasks import queue_depths
+    from gouji.worker.service.vocabulary import QUEUES
+    from gouji.worker.settings import Settings
 
     env = env_for(redis, pg_url)
-    monkeypatch.setenv("GOUJI_BROKER_URL", redis.url)
-    assert queue_depths() == dict.fromkeys(QUEUES, 0)
-    worker = start_worker(env, tmp_path / "gouji.worker.log")
+    assert queue_depths(Settings(broker_url=redis.url)) == dict.fromkeys(QUEUES, 0)
+    worker = start_worker(env, tmp_path / "worker.log")
     try:
         r = ingest(env, ROOT / "examples" / "reports", "--wait", "90")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -171,12 +172,12 @@ def test_beat_resends_requests_whose_messages_were_lost(redis: Redis, pg_url: st
 
     redis_py.Redis.from_url(redis.url).flushall()  # every message lost; the requests stay in the database
     env.update(GOUJI_REQUEUE_EVERY="1", GOUJI_REQUEUE_AFTER="0")
-    worker = start_worker(env, tmp_path / "gouji.worker.log", "--beat")
+    worker = start_worker(env, tmp_path / "worker.log", "--beat")
     try:
         final = wait_until(pg_url, 5, 90)
     finally:
         kill(worker, signal.SIGTERM)
-    assert final == {"accepted": 4, "review": 1}, (tmp_path / "gouji.worker.log").read_text()[-3000:]
+    assert final == {"accepted": 4, "review": 1}, (tmp_path / "worker.log").read_text()[-3000:]
     with session(pg_url) as s:
         assert s.scalar(select(func.count()).select_from(ReportVersion)) == 5
         assert s.scalar(select(func.count()).where(Document.pending_since.is_not(None))) == 0
@@ -190,7 +191,7 @@ def test_kill_9_mid_batch_then_redis_restart_loses_and_duplicates_nothing(
     env = env_for(redis, pg_url)
     r = ingest(env, corpus / "reports")
     assert "queued 200 document(s)" in r.stdout, r.stdout + r.stderr
-    log = tmp_path / "gouji.worker.log"
+    log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     wait_until(pg_url, 60, 120)
     kill(worker)  # SIGKILL to the whole process group, mid-batch
@@ -294,7 +295,7 @@ def test_upload_workers_store_export_every_corpus_file(redis: Redis, pg_url: str
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    worker = start_worker(env, tmp_path / "gouji.worker.log")
+    worker = start_worker(env, tmp_path / "worker.log")
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=60) as client:

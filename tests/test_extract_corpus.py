@@ -8,13 +8,14 @@ splits, a table whose text order was scrambled); their count is pinned so a regr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gouji.schemas.rules import failures
 from gouji.worker.check.grounding import grounded
-from gouji.worker.extract.report import extract_report
 from gouji.worker.read import read_document
+from gouji.worker.stages import read_report
 from tests.conftest import SHARED, corpus_reports, gold_for, needs_corpus
 
 # Cells the file's text cannot determine (the gold read them from the page's HTML or the PDF):
@@ -27,11 +28,12 @@ EXPECTED_REFUSALS = {"pingtan-2019": 19, "huaian-2024": 10}
 @pytest.mark.parametrize("path", corpus_reports(), ids=lambda p: p.name)
 def test_every_cell_is_gold_or_refused(path: Path) -> None:
     gold = gold_for(path)
-    report = extract_report(read_document(path))
+    report = read_report(read_document(path))
     assert report.template_version == gold["template_version"]
     got = report.cells_document()["cells"]
     assert set(got) == set(gold["cells"])
-    wrong, refused = [], []
+    wrong: list[tuple[str, Any, Any, str]] = []
+    refused: list[tuple[str, Any, Any, str]] = []
     for key, g in gold["cells"].items():
         c = got[key]
         if (c["status"], c["value"]) == (g["status"], g["value"]):
@@ -48,7 +50,7 @@ def test_every_cell_is_gold_or_refused(path: Path) -> None:
 @needs_corpus
 def test_agency_errors_are_reported_and_kept() -> None:
     """hongze-2023 prints table 四 totals of 0 under 10 and 1: the checks fail, the values stay."""
-    report = extract_report(read_document(SHARED / "reports" / "hongze-2023.txt"))
+    report = read_report(read_document(SHARED / "reports" / "hongze-2023.txt"))
     cells = report.flat_cells()
     assert cells["review_litigation.review.total"].value == 0
     assert cells["review_litigation.review.upheld"].value == 10
@@ -59,7 +61,7 @@ def test_agency_errors_are_reported_and_kept() -> None:
 
 @needs_corpus
 def test_seed_prose_conflict_is_reported() -> None:
-    report = extract_report(read_document(SHARED / "reports" / "cq-scjgj-2020.txt"))
+    report = read_report(read_document(SHARED / "reports" / "cq-scjgj-2020.txt"))
     received = [f for f in report.narrative_facts if f.kind == "applications_received"]
     assert [(f.value, f.status) for f in received] == [(77, "fail")]
     n = [c for c in report.checks if c.id == "N.received"]
@@ -70,7 +72,7 @@ def test_seed_prose_conflict_is_reported() -> None:
 @needs_corpus
 def test_narrative_both_readings() -> None:
     """pingtan-2022 says 75 received = 74 new + 1 carried over: N.received passes on the second reading."""
-    report = extract_report(read_document(SHARED / "reports" / "pingtan-2022.txt"))
+    report = read_report(read_document(SHARED / "reports" / "pingtan-2022.txt"))
     received = next(f for f in report.narrative_facts if f.kind == "applications_received")
     assert (received.value, received.status, received.matched) == (75, "pass", "new+carried")
 
@@ -78,7 +80,7 @@ def test_narrative_both_readings() -> None:
 @needs_corpus
 @pytest.mark.parametrize("name", ["pingtan-2014-letter.txt", "pingtan-2018-old-template.txt"])
 def test_not_reports_are_refused(name: str) -> None:
-    report = extract_report(read_document(SHARED / "not_reports" / name))
+    report = read_report(read_document(SHARED / "not_reports" / name))
     assert report.template_version == "unknown"
     assert report.refused is not None
     assert report.flat_cells() == {}
@@ -87,7 +89,7 @@ def test_not_reports_are_refused(name: str) -> None:
 
 @needs_corpus
 def test_d09_single_row_2021() -> None:
-    report = extract_report(read_document(SHARED / "reports" / "hongze-2024.txt"))
+    report = read_report(read_document(SHARED / "reports" / "hongze-2024.txt"))
     assert report.applications is not None and report.applications.rows is not None
     assert report.applications.rows.other_processing.reported_as == "single_row"
     cells = report.flat_cells()

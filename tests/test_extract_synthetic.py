@@ -13,19 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gouji.worker.extract.report import extract_report
 from gouji.worker.read import read_document
-from gouji.worker.synth.generate import STYLES, Columns, Style, synthesize
+from gouji.worker.stages import read_report
+from gouji.worker.synth.generate import Columns, synthesize
+from gouji.worker.synth.kinds import STYLES, Style
 
 
 def _score(tmp: Path, seed: int, style: Style, columns: Columns = "7") -> tuple[list[str], list[str]]:
     s = synthesize(seed, style, columns=columns)
     path = tmp / f"{s.name}{s.suffix}"
     path.write_text(s.text, encoding="utf-8")
-    report = extract_report(read_document(path))
+    report = read_report(read_document(path))
     assert report.template_version == s.gold["template_version"]
     got = report.cells_document()["cells"]
-    wrong, refused = [], []
+    wrong: list[str] = []
+    refused: list[str] = []
     for key, g in s.gold["cells"].items():
         c = got[key]
         if (c["status"], c["value"]) != (g["status"], g["value"]):

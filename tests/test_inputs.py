@@ -20,13 +20,14 @@ import pytest
 from PIL import Image
 
 from gouji.schemas.cells import LOW_OCR_CONFIDENCE
-from gouji.worker.extract.report import extract_report
 from gouji.worker.read import InputError, read_bytes, read_document
 from gouji.worker.read.ocr import orientation
 from gouji.worker.read.office import INSTALL_HINT, soffice
 from gouji.worker.read.pages import cell_crop, page_image
 from gouji.worker.read.raster import quarter_turns, split_spread
+from gouji.worker.stages import read_report
 from gouji.worker.synth.generate import synthesize
+from gouji.worker.synth.kinds import Style
 from tests.conftest import ROOT, SHARED, gold_for, needs_corpus
 
 REAL_PDFS = sorted((SHARED / "reports").glob("*.pdf")) if SHARED.is_dir() else []
@@ -45,7 +46,7 @@ def _diff(got: dict[str, Any], gold: dict[str, Any]) -> list[tuple[str, Any, Any
 def test_real_pdf_matches_gold_with_page_provenance(path: Path) -> None:
     doc = read_document(path)
     assert doc.cell_method == "pdf_layout" and doc.pages and doc.pages[0].unit == "pt"
-    report = extract_report(doc)
+    report = read_report(doc)
     gold = gold_for(path)
     assert report.template_version == gold["template_version"]
     assert _diff(report.cells_document()["cells"], gold) == []
@@ -71,14 +72,15 @@ def test_page_furniture_is_not_in_the_text() -> None:
 @pytest.mark.parametrize("style", ["pdf", "docx"])
 def test_synthetic_pdf_and_docx_match_gold(style: str, version: str) -> None:
     s = synthesize(11, style, version=version)  # type: ignore[arg-type]
-    report = extract_report(read_bytes(s.content, s.name + s.suffix))
+    report = read_report(read_bytes(s.content, s.name + s.suffix))
     assert report.template_version == version
     assert _diff(report.cells_document()["cells"], s.gold) == []
 
 
 def test_synthetic_binaries_are_deterministic() -> None:
-    for style in ("pdf", "docx", "scan"):
-        a, b = synthesize(5, style), synthesize(5, style)  # type: ignore[arg-type]
+    styles: tuple[Style, ...] = ("pdf", "docx", "scan")
+    for style in styles:
+        a, b = synthesize(5, style), synthesize(5, style)
         assert a.content == b.content, style
 
 
@@ -88,7 +90,7 @@ def test_synthetic_scan_reads_numeric_cells(version: str, kind: str) -> None:
     s = synthesize(21, "scan", version=version, scan=kind)  # type: ignore[arg-type]
     doc = read_bytes(s.content, s.name + s.suffix)
     assert doc.cell_method == "ocr_cell" and all(p.ocr and p.unit == "px" for p in doc.pages)
-    cells = extract_report(doc).flat_cells()
+    cells = read_report(doc).flat_cells()
     numeric = [k for k, g in s.gold["cells"].items() if g["status"] == "reported"]
     wrong = [k for k in numeric if (cells[k].status, cells[k].number) != ("reported", _num(s.gold["cells"][k]))]
     assert len(wrong) <= 0.005 * len(numeric), wrong
@@ -104,7 +106,7 @@ def test_table4_under_the_seal_is_read() -> None:
     and all 15 cells of table 四 came back unparseable (13 of 52 synthetic scans)."""
     s = synthesize(6001, "scan", version="2021", scan="scan300")
     doc = read_bytes(s.content, s.name + s.suffix)
-    cells = extract_report(doc).cells_document()["cells"]
+    cells = read_report(doc).cells_document()["cells"]
     t4 = {k: g for k, g in s.gold["cells"].items() if k.startswith("review_litigation.")}
     assert len(t4) == 15
     assert [(cells[k]["status"], cells[k]["value"]) for k in t4] == [(g["status"], g["value"]) for g in t4.values()]
@@ -254,7 +256,7 @@ def test_legacy_doc_through_libreoffice(tmp_path: Path) -> None:
     )
     doc = read_document(tmp_path / "r.doc")
     assert doc.media_type == "application/msword"
-    assert _diff(extract_report(doc).cells_document()["cells"], s.gold) == []
+    assert _diff(read_report(doc).cells_document()["cells"], s.gold) == []
 
 
 @needs_corpus
@@ -264,7 +266,7 @@ def test_page_image_and_cell_crop() -> None:
     doc = read_bytes(data, path.name)
     png = Image.open(io.BytesIO(page_image(data, path.name, 3, dpi=72)))
     assert png.size == (round(doc.pages[2].width), round(doc.pages[2].height))
-    cell = extract_report(doc).flat_cells()["applications.new_received.total"]
+    cell = read_report(doc).flat_cells()["applications.new_received.total"]
     assert cell.prov is not None and cell.prov.page is not None and cell.prov.bbox is not None
     crop = Image.open(io.BytesIO(cell_crop(data, path.name, cell.prov.page, cell.prov.bbox, dpi=150)))
     x0, _top, x1, _bottom = cell.prov.bbox

@@ -24,11 +24,11 @@ from openai.lib._pydantic import to_strict_json_schema
 
 from bench.llama_server import MODEL_ALIAS, serve
 from gouji.schemas.llm import response_model
-from gouji.worker.extract.report import extract_report
 from gouji.worker.extract.segment import find_regions
 from gouji.worker.llm.fusion import fuse, routes_to_review
 from gouji.worker.llm.reading import answer_cells, locate
 from gouji.worker.read import read_document
+from gouji.worker.stages import read_report
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,7 @@ def test_strict_json_schema_round_trip_through_llama_server(base_url: str) -> No
 
     # Its values are wrong; the identities and fusion must route every disagreement to review.
     doc = read_document(SEED)
-    det = extract_report(doc)
+    det = read_report(doc)
     layout = det.layout_obj()
     assert layout is not None and find_regions(doc).t4 is not None
     start, end = find_regions(doc).t4  # type: ignore[misc]

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import build_cells, consistent_reports, table34_keys
 
 from gouji.schemas.cells import Cell
 from gouji.schemas.localise import Change, FixProposal, _cell_hypotheses, implicated, propose_fixes
 from gouji.schemas.rules import evaluate, failures
 from gouji.schemas.template import Layout
+from tests.strategies import build_cells, consistent_reports, table34_keys
 
 L2019 = Layout.default("2019")
 L2021 = Layout.default("2021")

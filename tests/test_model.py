@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from strategies import consistent_reports
 
 from gouji.schemas.cells import Cell
 from gouji.schemas.report import Report, build_tables, json_schema
 from gouji.schemas.template import C6, T4_GROUPS, T4_LEAVES, Layout, cell_specs
 from gouji.worker.extract.fused import group_total_splits, row_splits, splits
+from tests.strategies import consistent_reports
 
 
 def _report(layout: Layout, cells: dict[str, Cell]) -> Report:
@@ -50,7 +50,7 @@ def test_money_is_a_decimal_string_and_never_a_float() -> None:
     assert json.loads(cell.model_dump_json())["value"] == "24252.311082"
     assert Cell.model_validate({"value": "7545", "status": "reported"}).value == Decimal("7545")
     with pytest.raises(ValidationError):
-        Cell(value=1.5, status="reported")  # type: ignore[arg-type]
+        Cell(value=1.5, status="reported")
 
 
 def test_absent_cells_are_omitted_not_null() -> None:

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from gouji.schemas.report import Report
+from gouji.worker.errors import ReviewError
 from gouji.worker.service import review
 from gouji.worker.service.accuracy import accuracy
 from gouji.worker.service.export import export_bytes
-from gouji.worker.service.review import ReviewError
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
 from tests.conftest import SHARED
@@ -22,8 +23,8 @@ HONGZE_2023 = SHARED / "reports" / "hongze-2023.txt"
 pytestmark = pytest.mark.skipif(not HONGZE_2023.exists(), reason="needs ../shared/corpus")
 
 
-def hongze_task(url: str) -> int:
-    doc_id, state = ingest(url, HONGZE_2023)
+def hongze_task(url: str, settings: Settings | None = None) -> int:
+    doc_id, state = ingest(url, HONGZE_2023, settings=settings)
     assert state == "review"
     with session(url) as s:
         task = s.scalars(select(ReviewTask).where(ReviewTask.document_id == doc_id)).one()
@@ -114,9 +115,8 @@ def test_two_reviewers_race_for_one_task_and_one_wins(db_url: str) -> None:  # n
         assert len(claims) == 1
 
 
-def test_four_eyes_and_not_a_report(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: F811
-    monkeypatch.setenv("GOUJI_REVIEW_SECOND_SHARE", "1")
-    task_id = hongze_task(db_url)
+def test_four_eyes_and_not_a_report(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    task_id = hongze_task(db_url, Settings(review_second_share=1))
     with session(db_url) as s:
         task = review.claim(s, task_id, "ana")
         review.edit(s, task, "ana", "review_litigation.review.total", "11")
@@ -129,10 +129,10 @@ def test_four_eyes_and_not_a_report(db_url: str, monkeypatch: pytest.MonkeyPatch
         review.submit(s, task, "bo")  # approved as it stands: no second new version
         assert task.state == "accepted"
         assert len(s.scalars(select(ReportVersion).where(ReportVersion.document_id == task.document_id)).all()) == 2
-    monkeypatch.setenv("GOUJI_REVIEW_QA_SHARE", "1")  # every report drawn for QA: the seed too
-    doc_id, state = ingest(db_url, SHARED / "not_reports" / "pingtan-2018-old-template.txt")
+    qa_everything = Settings(review_qa_share=1)  # every report drawn for QA: the seed too
+    doc_id, state = ingest(db_url, SHARED / "not_reports" / "pingtan-2018-old-template.txt", settings=qa_everything)
     assert state == "refused"  # a refused document is never sampled
-    doc_id, state = ingest(db_url, SHARED / "reports" / "cq-scjgj-2020.txt")
+    doc_id, state = ingest(db_url, SHARED / "reports" / "cq-scjgj-2020.txt", settings=qa_everything)
     assert state == "review"
     with session(db_url) as s:
         task = s.scalars(select(ReviewTask).where(ReviewTask.document_id == doc_id)).one()

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from gouji.schemas.report import Report
 from gouji.worker.service.pipeline import add_document, batch, process, request_work
 from gouji.worker.service.tokens import create_token
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
 from tests.conftest import ROOT, SHARED
@@ -46,21 +47,20 @@ XSS_HTML = (
 )
 
 
-def ingest(url: str, name: str, data: bytes) -> int:
+def ingest(url: str, name: str, data: bytes, settings: Settings | None = None) -> int:
     with session(url) as s:
         doc, _ = add_document(s, data, name, batch(s, "ui"))
         request_work(doc, None)
-        process(s, doc)
+        process(s, doc, settings or Settings())
         return doc.id
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, dict[str, str]]]:
+def site(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
     url = f"sqlite:///{tmp_path / 'ui.db'}"
     ingest(url, "hongze-2023.txt", HONGZE_2023.read_bytes())
-    monkeypatch.setenv("GOUJI_REVIEW_QA_SHARE", "1")  # the clean page is drawn for QA, so it is reviewable
-    ingest(url, "xss.html", XSS_HTML.encode("utf-8"))
-    monkeypatch.delenv("GOUJI_REVIEW_QA_SHARE")
+    # the clean page is drawn for QA, so it is reviewable
+    ingest(url, "xss.html", XSS_HTML.encode("utf-8"), Settings(review_qa_share=1))
     with session(url) as s:
         tokens = {n: create_token(s, n, r) for n, r in (("ana", "reviewer"), ("bo", "reviewer"), ("up", "uploader"))}
     with Server(url) as base:

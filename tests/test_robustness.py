@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gouji.worker.check.grounding import grounded
-from gouji.worker.extract.report import extract_report
 from gouji.worker.read import InputError, read_bytes
-from gouji.worker.synth.generate import STYLES, synthesize
+from gouji.worker.stages import read_report
+from gouji.worker.synth.generate import synthesize
+from gouji.worker.synth.kinds import STYLES
 
 
 @st.composite
@@ -46,7 +47,7 @@ def test_damaged_reports_never_crash_or_invent(case: tuple[str, str]) -> None:
     except InputError as e:  # nothing left to read: a clear error naming the file is the right answer
         assert name in str(e)
         return
-    report = extract_report(doc)
+    report = read_report(doc)
     report.model_validate_json(report.to_json())
     for cell in report.flat_cells().values():
         assert grounded(cell, doc.text)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from strategies import build_cells
-
 from gouji.schemas.rules import rule_power
 from gouji.schemas.template import Layout
+from tests.strategies import build_cells
 
 KEY = "active_disclosure.art20_1.regulations.currently_valid"
 

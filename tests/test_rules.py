@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import build_cells, consistent_reports, reported, table34_keys
 
 from gouji.schemas import rules
 from gouji.schemas.cells import Cell, Span
@@ -26,6 +25,7 @@ from gouji.schemas.rules import (
     v,
 )
 from gouji.schemas.template import C7, Layout
+from tests.strategies import build_cells, consistent_reports, reported, table34_keys
 
 L2019 = Layout.default("2019")
 L2021 = Layout.default("2021")
@@ -123,7 +123,7 @@ def test_rule_ids_and_counts_match_the_spec() -> None:
         "X.T2_2019.items",
         "X.T2_2019.published",
     } <= ids
-    count = {lay.version: {} for lay in (L2019, L2021)}
+    count: dict[str, dict[str, int]] = {lay.version: {} for lay in (L2019, L2021)}
     for lay in (L2019, L2021):
         for inst in instances(lay):
             count[lay.version][inst.id] = count[lay.version].get(inst.id, 0) + 1
@@ -503,7 +503,9 @@ def test_one_perturbation_breaks_exactly_its_identities(
 ) -> None:
     layout, cells = report
     key = data.draw(st.sampled_from(table34_keys(layout, cells)))
-    old = int(cells[key].value)
+    value = cells[key].value
+    assert isinstance(value, int)
+    old = value
     new = data.draw(st.integers(0, old + 50).filter(lambda x: x != old))
     broken = with_cell(cells, key, value=new, raw=str(new))
     failed = {label(r) for r in failures(evaluate(broken, layout))}

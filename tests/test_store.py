@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from gouji.worker.llm.config import LLMConfig
 from gouji.worker.service.pipeline import add_document, batch, process, request_work
+from gouji.worker.settings import Settings
 from gouji.worker.store.db import session, upgrade
 from gouji.worker.store.models import (
     BatchDocument,
@@ -43,10 +44,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from postgres_database()
 
 
-def ingest(url: str, path: Path, batch_name: str = "b1") -> tuple[int, str]:
+def ingest(url: str, path: Path, batch_name: str = "b1", settings: Settings | None = None) -> tuple[int, str]:
     with session(url) as s:
         doc, _ = add_document(s, path.read_bytes(), path.name, batch(s, batch_name))
-        outcome = process(s, doc)
+        outcome = process(s, doc, settings or Settings())
         return doc.id, outcome.state
 
 
@@ -106,7 +107,7 @@ def test_bad_inputs_fail_alone(db_url: str, tmp_path: Path) -> None:
     }
     with session(db_url) as s:
         errors = {f.file_name: (f.stage, f.error) for f in s.scalars(select(Failure))}
-    assert errors["empty.txt"] == ("normalise", "empty file")
+    assert errors["empty.txt"] == ("read", "empty file")
     assert "PDF" in errors["scan.pdf"][1]
     assert count(db_url, ReportVersion) == 2  # gbk.txt and utf16.txt
 

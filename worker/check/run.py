@@ -1,7 +1,8 @@
 """Running every check on a report: in-table identities, narrative claims and (with the source) grounding.
 
-Used both right after extraction and by `gouji validate` on a hand-edited report, so an edit is judged
-by exactly the rules the extractor was.
+The check stage (worker/stages.py runs it once per reading, after extraction and fusion); also run on
+review drafts and by `gouji validate` on a hand-edited report, so an edit is judged by exactly the rules
+the reading was.
 """
 
 from __future__ import annotations

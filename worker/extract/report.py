@@ -1,12 +1,13 @@
-"""The deterministic reading of one normalised document into a canonical `Report`.
+"""The deterministic reading of one normalised document into a canonical `Report`, unchecked.
 
-Order matters and runs one way: recognise (version, refusal) → segment → read tables → nest → narrative
-→ ground → check. Nothing later edits what an earlier stage read; checks and grounding only add flags
-and results.
+Order matters and runs one way: recognise (version, refusal) → segment → read tables → nest → narrative.
+The result is a reading: nothing here runs the identities or grounding on it. That is the check stage's
+job (worker/check/), run once on whatever reading is kept — this one, or its fusion with the LLM's.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from gouji.schemas.cells import Cell, Span
@@ -19,11 +20,10 @@ from gouji.schemas.report import (
     build_tables,
 )
 from gouji.schemas.template import Layout, cell_specs
-from gouji.worker.check.run import run_checks
 from gouji.worker.extract.common import Reading
 from gouji.worker.extract.meta import read_meta
 from gouji.worker.extract.narrative import cell_hints, extract_claims
-from gouji.worker.extract.segment import detect_version, find_regions, find_sections
+from gouji.worker.extract.segment import Regions, detect_version, find_regions, find_sections
 from gouji.worker.extract.table2 import read_table2
 from gouji.worker.extract.table3 import read_table3
 from gouji.worker.extract.table4 import read_table4
@@ -32,7 +32,16 @@ from gouji.worker.read.document import NormalisedDoc
 EXTRACTOR = "gouji-deterministic/0.1"
 
 
-def extract_report(doc: NormalisedDoc) -> Report:
+@dataclass(frozen=True)
+class Extraction:
+    """The deterministic reading (a report with no checks yet) and where its tables stand in the text,
+    which the LLM path reads again rather than finding them a second time."""
+
+    report: Report
+    regions: Regions | None  # None when the document was refused before its tables were looked for
+
+
+def extract(doc: NormalisedDoc) -> Extraction:
     meta = read_meta(doc)
     meta.sources = [
         Source(
@@ -49,7 +58,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
     base = {"template_evidence": evidence, "report": meta, "sections": sections, "extractor": EXTRACTOR}
     refusal = _refusal(doc, version, common, meta.title is not None)
     if refusal is not None or version is None:
-        return Report(template_version="unknown", refused=refusal, **base)
+        return Extraction(Report(template_version="unknown", refused=refusal, **base), None)
 
     regions = find_regions(doc)
     facts = extract_claims(doc.compact, doc.text, regions.narrative, sections)
@@ -91,7 +100,7 @@ def extract_report(doc: NormalisedDoc) -> Report:
         preamble={"text_prov": Span(start=0, end=sections[0].heading_prov.start)} if sections else None,
         **base,
     )
-    return run_checks(report, doc.text)
+    return Extraction(report, regions)
 
 
 def _refusal(doc: NormalisedDoc, version: str | None, common: int, has_title: bool) -> Refusal | None:

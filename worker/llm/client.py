@@ -27,10 +27,10 @@ from pydantic import BaseModel, ValidationError
 from gouji.prompts import system_prompt
 from gouji.schemas.llm import TableId, response_model
 from gouji.schemas.template import Version
+from gouji.worker.errors import REASKABLE, RETRYABLE, LLMError, LLMErrorKind
 from gouji.worker.llm.config import LLMConfig
-from gouji.worker.llm.errors import REASKABLE, RETRYABLE, ErrorKind, LLMError
 from gouji.worker.llm.ledger import Attempt, Ledger, Purpose
-from gouji.worker.llm.ratelimit import shared_limit
+from gouji.worker.llm.ratelimit import Limits, shared_limit
 
 _LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _LIMITS_LOCK = threading.Lock()
@@ -50,7 +50,7 @@ def make_client(cfg: LLMConfig) -> OpenAI:
     with _LIMITS_LOCK:
         if key not in _CLIENTS:
             hooks: dict[str, list[Callable[[Any], None]]] = {}
-            limit = shared_limit(scope)
+            limit = shared_limit(scope, Limits(cfg.rpm, cfg.tpm, cfg.rate_window_s), cfg.rate_redis_url)
             if limit is not None:
                 reserve = cfg.max_output_tokens // 4
 
@@ -258,7 +258,7 @@ def _usage(raw: Any) -> tuple[int, int]:
     return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
-def _validation_kind(e: ValidationError) -> ErrorKind:
+def _validation_kind(e: ValidationError) -> LLMErrorKind:
     return "invalid_json" if any(err["type"] == "json_invalid" for err in e.errors()) else "invalid_schema"
 
 

@@ -1,4 +1,7 @@
-"""LLM configuration from the environment, the provider capability table, and the config fingerprint.
+"""LLM configuration, the provider capability table, and the config fingerprint.
+
+The configuration is built from the settings (`Settings.llm_config()`, worker/settings.py); nothing here
+reads the environment.
 
 Every OpenAI-compatible endpoint speaks chat completions, but not every one constrains decoding the
 same way. The table below says which response modes each provider accepts; `auto` picks the strongest
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -18,7 +20,6 @@ from urllib.parse import urlparse
 
 from gouji.prompts import PROMPT_VERSION, prompt_fingerprint
 from gouji.schemas.llm import SCHEMA_VERSION
-from gouji.worker.llm.errors import LLMError
 
 Mode = Literal["json_schema", "json_object", "tools"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "tools")
@@ -63,7 +64,7 @@ PROVIDERS: tuple[Provider, ...] = (
 )
 PROVIDER_BY_NAME = {p.name: p for p in PROVIDERS}
 
-# USD per million tokens (input, output). Overridable with GOUJI_LLM_PRICES='{"model": [in, out]}'.
+# USD per million tokens (input, output); GOUJI_LLM_PRICES='{"model": [in, out]}' adds to or overrides them.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.5, 10.0),
     "gpt-4o-mini": (0.15, 0.6),
@@ -102,6 +103,10 @@ class LLMConfig:
     max_in_flight: int = 8  # calls in flight to this endpoint and model from the whole process
     backoff_s: float = 1.0
     max_wait_s: float = 60.0  # longest single wait (Retry-After or backoff)
+    rpm: int = 0  # requests per window for all workers together (0: no limit)
+    tpm: int = 0  # tokens per window for all workers together (0: no limit)
+    rate_window_s: float = 60.0
+    rate_redis_url: str = field(default="", repr=False)  # where the shared limit is kept; may hold a password
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @property
@@ -126,53 +131,9 @@ class LLMConfig:
         d = asdict(self)
         d.pop("api_key")
         d.pop("prices")
+        d.pop("rate_redis_url")
         return d | {
             "prompt_version": PROMPT_VERSION,
             "schema_version": SCHEMA_VERSION,
             "fingerprint": self.fingerprint(),
         }
-
-
-def from_env(env: Mapping[str, str] | None = None) -> LLMConfig | None:
-    """The configuration from GOUJI_LLM_* variables, or None when no endpoint is configured."""
-    env = os.environ if env is None else env
-    base_url, model = env.get("GOUJI_LLM_BASE_URL", ""), env.get("GOUJI_LLM_MODEL", "")
-    if not base_url and not model:
-        return None
-    if not base_url or not model:
-        raise LLMError("config", "set both GOUJI_LLM_BASE_URL and GOUJI_LLM_MODEL")
-    provider = PROVIDER_BY_NAME.get(env.get("GOUJI_LLM_PROVIDER", "")) or detect_provider(base_url)
-    mode_name = env.get("GOUJI_LLM_MODE", "auto")
-    if mode_name == "auto":
-        mode: Mode = provider.modes[0]
-    elif mode_name in MODES:
-        mode = mode_name
-    else:
-        raise LLMError("config", f"GOUJI_LLM_MODE must be auto or one of {', '.join(MODES)}, not {mode_name!r}")
-    prices = dict(DEFAULT_PRICES)
-    if env.get("GOUJI_LLM_PRICES"):
-        try:
-            prices |= {k: (float(v[0]), float(v[1])) for k, v in json.loads(env["GOUJI_LLM_PRICES"]).items()}
-        except (ValueError, TypeError, IndexError) as e:
-            raise LLMError("config", f'GOUJI_LLM_PRICES must be JSON like {{"model": [in, out]}}: {e}') from e
-
-    def number(name: str, default: float) -> float:
-        try:
-            return float(env.get(name, default))
-        except ValueError as e:
-            raise LLMError("config", f"{name} must be a number") from e
-
-    return LLMConfig(
-        base_url=base_url.rstrip("/"),
-        model=model,
-        api_key=env.get("GOUJI_LLM_API_KEY", "none"),
-        mode=mode,
-        provider=provider.name,
-        timeout_s=number("GOUJI_LLM_TIMEOUT", 60),
-        max_repairs=int(number("GOUJI_LLM_MAX_REPAIRS", 2)),
-        token_budget=int(number("GOUJI_LLM_TOKEN_BUDGET", 60_000)),
-        concurrency=int(number("GOUJI_LLM_CONCURRENCY", 3)),
-        max_in_flight=int(number("GOUJI_LLM_MAX_IN_FLIGHT", 8)),
-        max_transport_attempts=int(number("GOUJI_LLM_MAX_ATTEMPTS", 5)),
-        prices=prices,
-    )

@@ -1,5 +1,8 @@
 """The LLM path: read each table with the model, repair what breaks the identities, fuse with the rules.
 
+It starts from the deterministic reading (its cells and the table regions it found) and returns the fused
+reading, unchecked: the check stage runs once, afterwards, on the fused report.
+
 Only each table's own text goes out (not the whole report), one call per table, the tables of a report
 in parallel. A table whose answer breaks an identity is asked again — that table only, with the failing
 identities, the cells involved and the same excerpt, as a fresh two-message request (no growing chat
@@ -24,12 +27,11 @@ from gouji.schemas.llm import TABLE_PREFIX, TableId
 from gouji.schemas.report import Report, TableRow
 from gouji.schemas.rules import evaluate, failures
 from gouji.schemas.template import Layout, cell_specs
-from gouji.worker.check.run import run_checks
-from gouji.worker.extract.report import extract_report
-from gouji.worker.extract.segment import find_regions
+from gouji.worker.check.grounding import grounded
+from gouji.worker.errors import LLMError
+from gouji.worker.extract.report import Extraction
 from gouji.worker.llm.client import TableReader, schema_json
 from gouji.worker.llm.config import LLMConfig
-from gouji.worker.llm.errors import LLMError
 from gouji.worker.llm.fusion import fuse
 from gouji.worker.llm.ledger import Ledger
 from gouji.worker.llm.reading import answer_cells, locate
@@ -46,19 +48,23 @@ class TableOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def extract_with_llm(
-    doc: NormalisedDoc, cfg: LLMConfig, client: OpenAI | None = None, sleep: Callable[[float], None] = time.sleep
+def read_with_llm(
+    doc: NormalisedDoc,
+    reading: Extraction,
+    cfg: LLMConfig,
+    client: OpenAI | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Report:
-    det = extract_report(doc)
+    """The deterministic reading fused with the LLM's reading of each table it located (unchecked)."""
+    det, regions = reading.report, reading.regions
     layout = det.layout_obj()
-    if det.refused is not None or layout is None:
+    if det.refused is not None or layout is None or regions is None:
         return det
-    regions = find_regions(doc)
     spans = {"t2": regions.t2, "t3": regions.t3, "t4": regions.t4}
     ledger = Ledger(cfg.token_budget)
     reader = TableReader(cfg, ledger, client, sleep)
     labels = _row_starts(det, layout)
-    det_cells = {k: c.model_copy() for k, c in det.flat_cells().items()}
+    det_cells = det.flat_cells()
     tables: list[TableId] = [t for t in ("t2", "t3", "t4") if spans[t] is not None]
     with ThreadPoolExecutor(max_workers=max(cfg.concurrency, 1)) as pool:
         futures = {
@@ -66,11 +72,8 @@ def extract_with_llm(
         }
         outcomes = {t: f.result() for t, f in futures.items()}
     llm_cells = {k: c for o in outcomes.values() for k, c in o.cells.items()}
-    fused = fuse(det_cells, llm_cells, layout)
-    for key, cell in det.flat_cells().items():  # update the live cells: labels and table metadata stay
-        for name in Cell.model_fields:
-            setattr(cell, name, getattr(fused[key], name))
-    report = run_checks(det, doc.text)
+    ungrounded = {k for k, c in det_cells.items() if not grounded(c, doc.text)}
+    report = det.with_cells(fuse(det_cells, llm_cells, layout, ungrounded))
     report.llm = {
         "config": cfg.public(),
         "tables": {

@@ -49,8 +49,11 @@ def _covered_and_passing(cells: dict[str, Cell], layout: Layout) -> tuple[set[st
     return covered, failing
 
 
-def fuse(det: dict[str, Cell], llm: dict[str, Cell], layout: Layout) -> dict[str, Cell]:
-    """Fused cells for every key of `det`; `llm` holds the LLM's cells of the tables it answered."""
+def fuse(
+    det: dict[str, Cell], llm: dict[str, Cell], layout: Layout, ungrounded: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Cell]:
+    """Fused cells (new objects) for every key of `det`; `llm` holds the LLM's cells of the tables it
+    answered; `ungrounded` names the deterministic cells whose value is not at their source span."""
     if not llm:
         return {
             k: c.model_copy(update={"support": ["deterministic"] if c.status == "reported" else []})
@@ -75,7 +78,7 @@ def fuse(det: dict[str, Cell], llm: dict[str, Cell], layout: Layout) -> dict[str
             NOT_GROUNDED not in l_cell.flags and IN_FUSED_RUN not in l_cell.flags
         )
         if _same(d, l_cell):
-            high = key not in det_fail and NOT_GROUNDED not in d.flags
+            high = key not in det_fail and key not in ungrounded and NOT_GROUNDED not in d.flags
             out[key] = d.model_copy(
                 update={"support": ["deterministic", "llm"], "confidence": "high" if high else "medium"}
             )

@@ -8,7 +8,6 @@ workers can never both take the last slot. A call that does not fit waits for th
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,13 +35,6 @@ class Limits:
     tokens: int  # per window; 0 = unlimited
     window_s: float = 60.0
 
-    @classmethod
-    def from_env(cls) -> Limits | None:
-        rpm, tpm = int(os.environ.get("GOUJI_LLM_RPM", "0")), int(os.environ.get("GOUJI_LLM_TPM", "0"))
-        if not rpm and not tpm:
-            return None
-        return cls(rpm, tpm, float(os.environ.get("GOUJI_LLM_RATE_WINDOW", "60")))
-
 
 class SharedRateLimit:
     def __init__(self, url: str, scope: str, limits: Limits, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -67,10 +59,8 @@ class SharedRateLimit:
             waited += pause
 
 
-def shared_limit(scope: str) -> SharedRateLimit | None:
-    """The process's limiter for `scope` (provider/model), when limits and a Redis URL are configured."""
-    limits = Limits.from_env()
-    url = os.environ.get("GOUJI_REDIS_URL") or os.environ.get("GOUJI_BROKER_URL")
-    if limits is None or not url or not url.startswith("redis"):
+def shared_limit(scope: str, limits: Limits, redis_url: str) -> SharedRateLimit | None:
+    """The limiter for `scope` (provider/model), when limits and a Redis URL are configured."""
+    if not (limits.requests or limits.tokens) or not redis_url.startswith("redis"):
         return None
-    return SharedRateLimit(url, scope, limits)
+    return SharedRateLimit(redis_url, scope, limits)

@@ -14,11 +14,12 @@ import pathlib
 import zipfile
 from collections.abc import Callable
 
+from gouji.worker.errors import InputError
 from gouji.worker.read.decode import decode_bytes, sniff_binary
 from gouji.worker.read.document import CompactView, GridCell, GridRow, NormalisedDoc, PageInfo
-from gouji.worker.read.errors import InputError
 from gouji.worker.read.html import read_html
 from gouji.worker.read.markdown import read_markdown
+from gouji.worker.read.options import DEFAULT_OPTIONS, ReadOptions
 from gouji.worker.read.text import read_text
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "InputError",
     "NormalisedDoc",
     "PageInfo",
+    "ReadOptions",
     "decode_bytes",
     "read_bytes",
     "read_document",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 Reader = Callable[[bytes, str], NormalisedDoc]
+BinaryReader = Callable[[bytes, str, ReadOptions], NormalisedDoc]
 
 _BY_EXTENSION: dict[str, Reader] = {
     ".txt": read_text,
@@ -76,7 +79,7 @@ def _zip_kind(data: bytes) -> str:
     return "ZIP archive"
 
 
-def _binary_reader(kind: str, data: bytes) -> Reader | None:
+def _binary_reader(kind: str, data: bytes) -> BinaryReader | None:
     """The reader for a sniffed binary format (imported lazily: PDF/OCR libraries are heavy)."""
     if kind == "PDF":
         from gouji.worker.read.pdf import read_pdf
@@ -114,7 +117,7 @@ def looks_like_html(data: bytes) -> bool:
     return s.startswith(("<!doctype html", "<html"))
 
 
-def read_bytes(data: bytes, path: str) -> NormalisedDoc:
+def read_bytes(data: bytes, path: str, options: ReadOptions = DEFAULT_OPTIONS) -> NormalisedDoc:
     """Normalise `data`; `path` (or an upload's file name) picks the reader and names it in errors."""
     if not data:
         raise InputError(path, "empty file")
@@ -123,7 +126,7 @@ def read_bytes(data: bytes, path: str) -> NormalisedDoc:
     if kind is not None:
         reader = _binary_reader(kind, data)
         if reader is not None:
-            return reader(data, path)
+            return reader(data, path, options)
         if kind.startswith("ZIP/Office"):
             kind = _zip_kind(data)
         raise InputError(path, f"{kind} {_UNSUPPORTED}")
@@ -139,7 +142,7 @@ def read_bytes(data: bytes, path: str) -> NormalisedDoc:
 MAX_BYTES = 64 * 1024 * 1024  # reports are well under 1 MB; anything this big is not one
 
 
-def read_document(path: str | pathlib.Path) -> NormalisedDoc:
+def read_document(path: str | pathlib.Path, options: ReadOptions = DEFAULT_OPTIONS) -> NormalisedDoc:
     name = str(path)
     p = pathlib.Path(path)
     try:
@@ -156,4 +159,4 @@ def read_document(path: str | pathlib.Path) -> NormalisedDoc:
         raise InputError(name, "permission denied") from None
     except OSError as e:
         raise InputError(name, f"cannot read: {e.strerror or e}") from None
-    return read_bytes(data, name)
+    return read_bytes(data, name, options)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from gouji.worker.read.errors import InputError
+from gouji.worker.errors import InputError
 
 # Magic numbers of inputs that are not text. Checked before decoding so a PDF is reported as a PDF,
 # not as "undecodable bytes".

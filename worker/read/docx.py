@@ -15,8 +15,9 @@ from typing import Any
 import docx
 from docx.opc.exceptions import PackageNotFoundError
 
+from gouji.worker.errors import InputError
 from gouji.worker.read.document import GridCell, GridRow, NormalisedDoc
-from gouji.worker.read.errors import InputError
+from gouji.worker.read.options import DEFAULT_OPTIONS, ReadOptions
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -100,7 +101,7 @@ class _Writer:
                     self.table(nested)
 
 
-def read_docx(data: bytes, path: str) -> NormalisedDoc:
+def read_docx(data: bytes, path: str, options: ReadOptions = DEFAULT_OPTIONS) -> NormalisedDoc:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from gouji.worker.errors import InputError
 from gouji.worker.read.decode import decode_bytes
 from gouji.worker.read.document import GridCell, GridRow, NormalisedDoc
-from gouji.worker.read.errors import InputError
 
 # Not rendered by browsers (or head-only); <xml> holds Word's document properties.
 _DROP = frozenset(

@@ -13,16 +13,16 @@ and starves the other workers on the machine. Recognition pads crops to REC_MIN_
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from typing import Any
 
 import numpy as np
 
+from gouji.worker.errors import InputError
 from gouji.worker.read.document import NormalisedDoc
-from gouji.worker.read.errors import InputError
 from gouji.worker.read.layout import PageLayout, TextBox, assemble, build_table, edge, page_items, table_regions
+from gouji.worker.read.options import DEFAULT_OPTIONS, ReadOptions
 from gouji.worker.read.raster import (
     RGB,
     load_images,
@@ -50,8 +50,9 @@ _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": 
 _NUMBERISH = re.compile(r"^[0-9OoDlI|,，.。]+$")
 
 
-def engine() -> Any:
-    """The process's RapidOCR engine (created on first use; loading the models takes about a second)."""
+def engine(threads: int = 1) -> Any:
+    """The process's RapidOCR engine (created on first use, with `threads`; loading the models takes about
+    a second)."""
     global _engine
     with _engine_lock:
         if _engine is None:
@@ -60,7 +61,6 @@ def engine() -> Any:
 
             cv2.setNumThreads(1)  # OpenCV's own thread pool competes with the OCR thread for the same core
 
-            threads = int(os.environ.get("GOUJI_OCR_THREADS", "1"))
             _engine = RapidOCR(
                 params={
                     "Global.log_level": "error",
@@ -77,7 +77,7 @@ def _box_extent(poly: Any) -> tuple[float, float, float, float]:
     return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
 
 
-def orientation(img: RGB) -> int:
+def orientation(img: RGB, threads: int = 1) -> int:
     """Clockwise quarter turns that make the page upright (0–3).
 
     Text detection on a reduced page tells horizontal from vertical writing by the long boxes (lines of
@@ -88,7 +88,7 @@ def orientation(img: RGB) -> int:
 
     f = 1200 / max(img.shape[:2])
     small = np.asarray(cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    eng = engine()
+    eng = engine(threads)
     turns = 0
     boxes = eng(small, use_det=True, use_cls=False, use_rec=False).boxes
     if boxes is None:
@@ -115,13 +115,13 @@ def orientation(img: RGB) -> int:
     return turns % 4
 
 
-def prepare_page(img: RGB) -> list[RGB]:
+def prepare_page(img: RGB, threads: int = 1) -> list[RGB]:
     """The page(s) OCR reads from one page image: seal removed, upright, deskewed, spreads split.
 
     pages.page_image repeats exactly this, so bboxes found on these images fit the picture shown.
     """
     img = remove_red(normalise_scale(img))
-    img = quarter_turns(img, orientation(img))
+    img = quarter_turns(img, orientation(img, threads))
     img = rotate(img, skew_angle(img))
     return split_spread(img)
 
@@ -133,11 +133,11 @@ def _clean(text: str) -> str:
     return t
 
 
-def ocr_image(img: RGB, number: int) -> PageLayout:
+def ocr_image(img: RGB, number: int, threads: int = 1) -> PageLayout:
     """One prepared page image → its layout (bbox unit: pixels of `img`)."""
     # The page is already upright: the per-line direction classifier would only turn a lone 9 into a 6.
     # (Flags persist in the engine between calls, so all three are always passed.)
-    res = engine()(img, use_det=True, use_cls=False, use_rec=True)
+    res = engine(threads)(img, use_det=True, use_cls=False, use_rec=True)
     boxes: list[TextBox] = []
     if res.boxes is not None and res.txts is not None:
         for poly, text, score in zip(res.boxes, res.txts, res.scores, strict=True):
@@ -151,15 +151,15 @@ def ocr_image(img: RGB, number: int) -> PageLayout:
     return PageLayout(number, float(w), float(h), "px", page_items(boxes, tables), ocr=True)
 
 
-def ocr_pages(img: RGB, first: int) -> list[PageLayout]:
+def ocr_pages(img: RGB, first: int, threads: int = 1) -> list[PageLayout]:
     """OCR of one scanned page (or spread) numbered from `first`."""
-    return [ocr_image(p, first + i) for i, p in enumerate(prepare_page(img))]
+    return [ocr_image(p, first + i, threads) for i, p in enumerate(prepare_page(img, threads))]
 
 
-def read_image(data: bytes, path: str) -> NormalisedDoc:
+def read_image(data: bytes, path: str, options: ReadOptions = DEFAULT_OPTIONS) -> NormalisedDoc:
     pages: list[PageLayout] = []
     for frame in load_images(data, path):
-        pages += ocr_pages(frame, len(pages) + 1)
+        pages += ocr_pages(frame, len(pages) + 1, options.ocr_threads)
     text, rows, infos = assemble(pages)
     if not text.strip():
         raise InputError(path, "no text found in the image (blank page or not a document)")

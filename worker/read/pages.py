@@ -16,14 +16,15 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from gouji.worker.errors import InputError
 from gouji.worker.read.decode import sniff_binary
-from gouji.worker.read.errors import InputError
+from gouji.worker.read.options import DEFAULT_OPTIONS, ReadOptions
 from gouji.worker.read.raster import RGB, load_images, render_pdf_page, to_png
 
 OCR_DPI = 300
 
 
-def _pages(data: bytes, path: str, dpi: int) -> Iterator[tuple[RGB, bool]]:
+def _pages(data: bytes, path: str, dpi: int, threads: int) -> Iterator[tuple[RGB, bool]]:
     """(picture, read by OCR) for each page read, in the readers' order; text pages rendered at `dpi`,
     OCR pages as prepared at 300 dpi."""
     from gouji.worker.read.ocr import prepare_page
@@ -43,20 +44,20 @@ def _pages(data: bytes, path: str, dpi: int) -> Iterator[tuple[RGB, bool]]:
                     if not is_scanned(page):
                         yield render_pdf_page(doc, i, dpi), False
                         continue
-                    for p in prepare_page(render_pdf_page(doc, i, OCR_DPI)):
+                    for p in prepare_page(render_pdf_page(doc, i, OCR_DPI), threads):
                         yield p, True
         finally:
             doc.close()
     elif kind.endswith(" image"):
         for frame in load_images(data, path):
-            yield from ((p, True) for p in prepare_page(frame))
+            yield from ((p, True) for p in prepare_page(frame, threads))
     else:
         raise InputError(path, "has no pages to show (not a PDF or image)")
 
 
-def _page(data: bytes, path: str, page: int, dpi: int) -> tuple[RGB, float]:
+def _page(data: bytes, path: str, page: int, dpi: int, threads: int) -> tuple[RGB, float]:
     """The page's picture and the factor from its bbox units to the picture's pixels."""
-    for n, (img, ocr) in enumerate(_pages(data, path, dpi), start=1):
+    for n, (img, ocr) in enumerate(_pages(data, path, dpi, threads), start=1):
         if n != page:
             continue
         if not ocr:
@@ -68,16 +69,21 @@ def _page(data: bytes, path: str, page: int, dpi: int) -> tuple[RGB, float]:
     raise InputError(path, f"has no page {page}")
 
 
-def page_image(data: bytes, path: str, page: int, dpi: int = 150) -> bytes:
+def page_image(data: bytes, path: str, page: int, dpi: int = 150, options: ReadOptions = DEFAULT_OPTIONS) -> bytes:
     """PNG of page `page` (1-based) at `dpi`, in the frame its cells' bboxes refer to (see module doc)."""
-    return to_png(_page(data, path, page, dpi)[0])
+    return to_png(_page(data, path, page, dpi, options.ocr_threads)[0])
 
 
 def cell_crop(
-    data: bytes, path: str, page: int, bbox: tuple[float, float, float, float] | list[float], dpi: int = 150
+    data: bytes,
+    path: str,
+    page: int,
+    bbox: tuple[float, float, float, float] | list[float],
+    dpi: int = 150,
+    options: ReadOptions = DEFAULT_OPTIONS,
 ) -> bytes:
     """PNG of one cell's box on its page (with a small margin), for the review queue."""
-    img, scale = _page(data, path, page, dpi)
+    img, scale = _page(data, path, page, dpi, options.ocr_threads)
     h, w = img.shape[:2]
     margin = 4
     x0, y0, x1, y1 = (round(v * scale) for v in bbox)

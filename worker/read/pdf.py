@@ -19,9 +19,10 @@ import pdfplumber
 import pypdfium2 as pdfium
 
 from gouji.schemas.cells import Method
+from gouji.worker.errors import InputError
 from gouji.worker.read.document import NormalisedDoc
-from gouji.worker.read.errors import InputError
 from gouji.worker.read.layout import PageLayout, TextBox, assemble, build_table, edge, page_items, table_regions
+from gouji.worker.read.options import DEFAULT_OPTIONS, ReadOptions
 
 OCR_DPI = 300
 TOLERANCE = 3.0  # points: ruling lines this close are one line
@@ -84,7 +85,7 @@ def text_page(page: Any, number: int) -> PageLayout:
     return PageLayout(number, float(page.width), float(page.height), "pt", page_items(boxes, tables))
 
 
-def read_pdf(data: bytes, path: str) -> NormalisedDoc:
+def read_pdf(data: bytes, path: str, options: ReadOptions = DEFAULT_OPTIONS) -> NormalisedDoc:
     doc = open_pdfium(data, path)
     pages: list[PageLayout] = []
     try:
@@ -96,7 +97,7 @@ def read_pdf(data: bytes, path: str) -> NormalisedDoc:
                 from gouji.worker.read.ocr import ocr_pages  # only scans pay for loading the OCR models
                 from gouji.worker.read.raster import render_pdf_page
 
-                pages += ocr_pages(render_pdf_page(doc, i, OCR_DPI), len(pages) + 1)
+                pages += ocr_pages(render_pdf_page(doc, i, OCR_DPI), len(pages) + 1, options.ocr_threads)
     except InputError:
         raise
     except Exception as e:  # pdfminer's errors have no common base; any of them means a damaged file

@@ -16,7 +16,7 @@ import pypdfium2 as pdfium
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from gouji.worker.read.errors import InputError
+from gouji.worker.errors import InputError
 
 Image.MAX_IMAGE_PIXELS = 200_000_000  # a 600 dpi A3 scan is ~70 Mpx; beyond this is not a report page
 RGB = NDArray[np.uint8]

@@ -10,16 +10,15 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gouji.schemas.report import CheckResult
+from gouji.worker.service.vocabulary import Format
 from gouji.worker.store.models import Batch, BatchDocument, CellRow, Document, ReportVersion
 
-Format = Literal["csv", "wide.csv", "xlsx", "parquet", "jsonl"]
-FORMATS: tuple[Format, ...] = ("csv", "wide.csv", "xlsx", "parquet", "jsonl")
 MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "wide.csv": "text/csv; charset=utf-8",

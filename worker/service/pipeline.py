@@ -1,9 +1,10 @@
 """The stages a document goes through, as plain functions over a database session.
 
-ingest → normalise → extract (deterministic, plus the LLM when configured) → validate → store → route.
-Each stage is idempotent: a document is keyed by the SHA-256 of its bytes, a run by (document,
-configuration fingerprint), so running a stage again (a redelivered task, a re-run of a batch) finds
-what it made before instead of making it twice. The same functions run in-process (the embedded default)
+ingest → read → extract → (LLM, fuse) → check → store → route, each once: reading is worker/read/, the
+three pure stages are worker/stages.py, and this module stores and routes what they return. Each stage
+is idempotent: a document is keyed by the SHA-256 of its bytes, a run by (document, configuration
+fingerprint), so running a stage again (a redelivered task, a re-run of a batch) finds what it made
+before instead of making it twice. The same functions run in-process (the embedded default)
 and inside Celery tasks; a failure lands in the dead-letter table with its stage and traceback.
 """
 
@@ -20,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gouji.schemas.report import Report, notable_failures
-from gouji.worker.extract.report import EXTRACTOR, extract_report
+from gouji.worker.errors import InputError
+from gouji.worker.extract.report import EXTRACTOR
 from gouji.worker.llm.config import LLMConfig
-from gouji.worker.llm.extract import extract_with_llm
 from gouji.worker.read import read_bytes
-from gouji.worker.read.errors import InputError
 from gouji.worker.service.agencies import link
 from gouji.worker.service.routing import Routing
+from gouji.worker.settings import Settings
+from gouji.worker.stages import read_report
 from gouji.worker.store.models import (
     Batch,
     BatchDocument,
@@ -39,8 +41,6 @@ from gouji.worker.store.models import (
     ReviewTask,
     now,
 )
-
-FINAL_STATES = ("accepted", "review", "refused", "failed")
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def fingerprint(llm: LLMConfig | None) -> str:
     return llm.fingerprint() if llm is not None else hashlib.sha256(EXTRACTOR.encode()).hexdigest()[:16]
 
 
-def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
-    """Normalise, extract, validate, store and route one document; a no-op if this configuration ran."""
+def process(s: Session, doc: Document, settings: Settings, llm: LLMConfig | None = None) -> Outcome:
+    """Read, extract, (LLM, fuse,) check, store and route one document; a no-op if this configuration ran."""
     fp = fingerprint(llm)
     run = s.scalar(select(ExtractionRun).where(ExtractionRun.document_id == doc.id, ExtractionRun.fingerprint == fp))
     if run is not None and run.finished_at is not None:
@@ -114,24 +114,23 @@ def process(s: Session, doc: Document, llm: LLMConfig | None = None) -> Outcome:
         clock = time.perf_counter()
 
     try:
-        normalised = read_bytes(doc.content, doc.file_name)
+        normalised = read_bytes(doc.content, doc.file_name, settings.read_options())
     except InputError as e:
-        return _fail(s, doc, run, "normalise", e.problem, None)
+        return _fail(s, doc, run, "read", e.problem, None)
     doc.media_type = normalised.media_type
     doc.text = normalised.text
     doc.pages = [asdict(p) for p in normalised.pages] or None
-    lap("normalise")
+    lap("read")
     try:
-        report = extract_with_llm(normalised, llm) if llm is not None else extract_report(normalised)
+        report = read_report(normalised, llm, lap=lap)
     except Exception as e:  # a crash on one document is a dead letter, never a lost batch
         return _fail(s, doc, run, "extract", f"{type(e).__name__}: {e}", traceback.format_exc())
-    lap("extract")  # includes validation: the checks run as part of every reading
     doc.agency, doc.report_year = report.report.agency, report.report.report_year
     doc.template_version = report.template_version
     version = store_version(s, doc, run, report, "extractor")
     link(s, doc)
     lap("store")
-    routing = Routing.from_env()
+    routing = Routing.from_settings(settings)
     reasons = routing.reasons(report, doc.sha256)
     if report.refused is not None:
         doc.state = "refused"

@@ -11,7 +11,6 @@ task cannot both win, on SQLite or PostgreSQL alike.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -24,23 +23,15 @@ from gouji.schemas.localise import FixProposal, propose_fixes
 from gouji.schemas.report import Report, notable_failures
 from gouji.schemas.template import cell_specs
 from gouji.worker.check.run import run_checks
+from gouji.worker.errors import Conflict, Invalid, NotFound
 from gouji.worker.extract.values import parse_cell
 from gouji.worker.service.agencies import link
 from gouji.worker.service.pipeline import store_version
 from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask, now
 
-LEASE = timedelta(seconds=float(os.environ.get("GOUJI_REVIEW_LEASE", "1800")))
+DEFAULT_LEASE = timedelta(seconds=1800)  # GOUJI_REVIEW_LEASE; the faces pass the configured one
 EDITED = "reviewer_edit"  # flag of a cell whose value a reviewer changed
 _STATUS_TEXT = {"blank": "", "dash": "-", "not_applicable": "/", "missing": "?"}
-
-
-class ReviewError(Exception):
-    """A request the lifecycle refuses; `status` is the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def shown(cell: Cell) -> str:
@@ -53,7 +44,7 @@ def shown(cell: Cell) -> str:
 def task_or_404(s: Session, task_id: int) -> ReviewTask:
     task = s.get(ReviewTask, task_id)
     if task is None:
-        raise ReviewError(404, f"no review task {task_id}")
+        raise NotFound(f"no review task {task_id}")
     return task
 
 
@@ -61,10 +52,10 @@ def _event(s: Session, task: ReviewTask, who: str, action: str, **kw: str | None
     s.add(ReviewEvent(task_id=task.id, actor=who, action=action, **kw))
 
 
-def claim(s: Session, task_id: int, who: str) -> ReviewTask:
+def claim(s: Session, task_id: int, who: str, lease: timedelta = DEFAULT_LEASE) -> ReviewTask:
     task = task_or_404(s, task_id)
     if task.state == "submitted" and task.submitted_by == who:
-        raise ReviewError(409, "four eyes: the second review must be done by another reviewer")
+        raise Conflict("four eyes: the second review must be done by another reviewer")
     at = now()
     result = s.execute(
         update(ReviewTask)
@@ -75,26 +66,24 @@ def claim(s: Session, task_id: int, who: str) -> ReviewTask:
                 and_(ReviewTask.state == "claimed", or_(ReviewTask.lease_until < at, ReviewTask.claimed_by == who)),
             ),
         )
-        .values(state="claimed", claimed_by=who, lease_until=at + LEASE)
+        .values(state="claimed", claimed_by=who, lease_until=at + lease)
         .execution_options(synchronize_session=False)
     )
     s.refresh(task)
     if cast(CursorResult[Any], result).rowcount != 1:
         if task.state == "claimed":
-            raise ReviewError(409, f"task {task_id} is claimed by {task.claimed_by} until {task.lease_until:%H:%M} UTC")
-        raise ReviewError(409, f"task {task_id} is {task.state}")
+            raise Conflict(f"task {task_id} is claimed by {task.claimed_by} until {task.lease_until:%H:%M} UTC")
+        raise Conflict(f"task {task_id} is {task.state}")
     _event(s, task, who, "claim")
     return task
 
 
-def _holding(s: Session, task: ReviewTask, who: str) -> None:
+def _holding(task: ReviewTask, who: str, lease: timedelta) -> None:
     """The caller must hold an unexpired claim; acting renews it."""
-    lease = lease_of(task)
-    if task.state != "claimed" or task.claimed_by != who or lease is None or lease < now():
-        raise ReviewError(
-            409, f"claim task {task.id} first (it is {task.state}, held by {task.claimed_by or 'nobody'})"
-        )
-    task.lease_until = now() + LEASE
+    until = lease_of(task)
+    if task.state != "claimed" or task.claimed_by != who or until is None or until < now():
+        raise Conflict(f"claim task {task.id} first (it is {task.state}, held by {task.claimed_by or 'nobody'})")
+    task.lease_until = now() + lease
 
 
 def _edits(s: Session, task: ReviewTask) -> list[ReviewEvent]:
@@ -108,10 +97,10 @@ def apply_edit(report: Report, key: str, text: str) -> Cell:
     spec = next((sp for sp in cell_specs(layout) if sp.key == key), None) if layout else None
     cell = report.flat_cells().get(key)
     if spec is None or cell is None:
-        raise ReviewError(400, f"this report has no cell {key!r}")
+        raise Invalid(f"this report has no cell {key!r}")
     parsed = parse_cell(text, spec.column)
     if parsed.status == "unparseable":
-        raise ReviewError(400, f"{key}: {parsed.reason}")
+        raise Invalid(f"{key}: {parsed.reason}")
     cell.value, cell.status, cell.raw, cell.reason = parsed.value, parsed.status, text.strip(), None
     if EDITED not in cell.flags:
         cell.flags.append(EDITED)
@@ -144,8 +133,16 @@ def draft(s: Session, task: ReviewTask) -> Draft:
     return Draft(task, report, base, edited)
 
 
-def edit(s: Session, task: ReviewTask, who: str, key: str, text: str, reason: str | None = None) -> Draft:
-    _holding(s, task, who)
+def edit(
+    s: Session,
+    task: ReviewTask,
+    who: str,
+    key: str,
+    text: str,
+    reason: str | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Draft:
+    _holding(task, who, lease)
     current = draft(s, task)
     cell = current.report.flat_cells().get(key)
     old = shown(cell) if cell is not None else None
@@ -157,15 +154,15 @@ def edit(s: Session, task: ReviewTask, who: str, key: str, text: str, reason: st
     return current
 
 
-def apply_fix(s: Session, task: ReviewTask, who: str, index: int) -> Draft:
+def apply_fix(s: Session, task: ReviewTask, who: str, index: int, lease: timedelta = DEFAULT_LEASE) -> Draft:
     """Apply the localiser's fix proposal number `index` (as listed for the current draft) as edits."""
-    _holding(s, task, who)
+    _holding(task, who, lease)
     proposals = draft(s, task).fixes()
     if not 0 <= index < len(proposals):
-        raise ReviewError(404, f"no fix proposal {index} (there are {len(proposals)})")
+        raise NotFound(f"no fix proposal {index} (there are {len(proposals)})")
     fix = proposals[index]
     for change in fix.changes:
-        edit(s, task, who, change.key, str(change.proposed), reason=f"fix proposal: repairs {', '.join(fix.repairs)}")
+        edit(s, task, who, change.key, str(change.proposed), f"fix proposal: repairs {', '.join(fix.repairs)}", lease)
     return draft(s, task)
 
 
@@ -189,9 +186,11 @@ def _new_version(s: Session, task: ReviewTask, report: Report, origin: str) -> R
     return version
 
 
-def submit(s: Session, task: ReviewTask, who: str, note: str | None = None) -> ReviewTask:
+def submit(
+    s: Session, task: ReviewTask, who: str, note: str | None = None, lease: timedelta = DEFAULT_LEASE
+) -> ReviewTask:
     """Store the draft as a new version; accepted, or handed to a second reviewer when drawn for four eyes."""
-    _holding(s, task, who)
+    _holding(task, who, lease)
     current = draft(s, task)
     second_round = task.submitted_by is not None
     last_submit = max((e.id for e in events(s, task) if e.action == "submit"), default=0)
@@ -206,12 +205,14 @@ def submit(s: Session, task: ReviewTask, who: str, note: str | None = None) -> R
     return task
 
 
-def confirm_published(s: Session, task: ReviewTask, who: str, note: str) -> ReviewTask:
+def confirm_published(
+    s: Session, task: ReviewTask, who: str, note: str, lease: timedelta = DEFAULT_LEASE
+) -> ReviewTask:
     """The numbers are as published and the report itself is inconsistent: keep them, mark the failing
     identities as the agency's own (source anomalies), with the reviewer's note."""
     if not note.strip():
-        raise ReviewError(400, "say why the published numbers stand (a note is required)")
-    _holding(s, task, who)
+        raise Invalid("say why the published numbers stand (a note is required)")
+    _holding(task, who, lease)
     current = draft(s, task)
     for check in notable_failures(current.report.checks):
         check.source_anomaly = True
@@ -222,8 +223,10 @@ def confirm_published(s: Session, task: ReviewTask, who: str, note: str) -> Revi
     return task
 
 
-def not_a_report(s: Session, task: ReviewTask, who: str, note: str | None = None) -> ReviewTask:
-    _holding(s, task, who)
+def not_a_report(
+    s: Session, task: ReviewTask, who: str, note: str | None = None, lease: timedelta = DEFAULT_LEASE
+) -> ReviewTask:
+    _holding(task, who, lease)
     _event(s, task, who, "not_report", reason=note)
     _close(s, task, "not_report", "refused")
     document_of(s, task).error = f"not a report (reviewer {who}{': ' + note if note else ''})"
@@ -231,8 +234,8 @@ def not_a_report(s: Session, task: ReviewTask, who: str, note: str | None = None
     return task
 
 
-def release(s: Session, task: ReviewTask, who: str) -> ReviewTask:
-    _holding(s, task, who)
+def release(s: Session, task: ReviewTask, who: str, lease: timedelta = DEFAULT_LEASE) -> ReviewTask:
+    _holding(task, who, lease)
     task.state = "submitted" if task.submitted_by else "open"
     task.claimed_by, task.lease_until = None, None
     _event(s, task, who, "release")

@@ -5,20 +5,21 @@ with the task and shown in the queue. Accepted reports are also sampled for qual
 reviewed ones drawn for a second reviewer (four eyes). Both draws hash the document's content, so a
 re-run or a redelivered task draws the same way (no flapping, no double tasks).
 
-Environment: GOUJI_REVIEW_REASONS (comma list of enabled codes; default all), GOUJI_REVIEW_QA_SHARE
+Settings: GOUJI_REVIEW_REASONS (comma list of enabled codes; default all), GOUJI_REVIEW_QA_SHARE
 (default 0.05), GOUJI_REVIEW_SECOND_SHARE (default 0).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gouji.schemas.cells import LOW_OCR_CONFIDENCE, NOT_GROUNDED, NOT_PRINTED, Cell
 from gouji.schemas.report import Report
+from gouji.worker.errors import ConfigError
 from gouji.worker.llm.fusion import routes_to_review
+from gouji.worker.settings import Settings
 
 
 def _cells(report: Report) -> list[Cell]:
@@ -70,19 +71,15 @@ class Routing:
     second_share: float = 0.0
 
     @classmethod
-    def from_env(cls) -> Routing:
-        listed = os.environ.get("GOUJI_REVIEW_REASONS")
+    def from_settings(cls, settings: Settings) -> Routing:
+        listed = settings.review_reasons
         enabled = frozenset(x.strip() for x in listed.split(",") if x.strip()) if listed else frozenset(RULES)
         unknown = enabled - set(RULES)
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"GOUJI_REVIEW_REASONS: unknown reason(s) {', '.join(sorted(unknown))}; known: {', '.join(RULES)}"
             )
-        return cls(
-            enabled=enabled,
-            qa_share=float(os.environ.get("GOUJI_REVIEW_QA_SHARE", "0.05")),
-            second_share=float(os.environ.get("GOUJI_REVIEW_SECOND_SHARE", "0")),
-        )
+        return cls(enabled=enabled, qa_share=settings.review_qa_share, second_share=settings.review_second_share)
 
     def reasons(self, report: Report, content_sha256: str) -> list[str]:
         """Reason codes for sending `report` to review; empty means accept automatically."""

@@ -7,11 +7,11 @@ by content hash and configuration fingerprint in the database), so running it tw
 `visibility_timeout` is above the longest task: a task that outlived it would be handed to a second
 worker while the first still runs. Prefetch is 1, so a slow LLM call never holds queued work hostage.
 Transient failures are retried with exponential backoff and jitter; what still fails is a dead letter.
+The app reads no settings at import: `configure(settings)` points it at a broker.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,56 +20,76 @@ from celery import Celery
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from gouji.worker.llm.config import from_env
-from gouji.worker.llm.errors import LLMError
+from gouji.worker.errors import RETRYABLE, GoujiError, LLMError
 from gouji.worker.service.pipeline import process
-from gouji.worker.store.db import database_url, session
+from gouji.worker.service.vocabulary import QUEUES
+from gouji.worker.settings import Settings
+from gouji.worker.store.db import session
 from gouji.worker.store.models import Document, Failure
 
-QUEUES = ("cpu", "llm", "db")
-# The longest task (an LLM-read report with repairs) stays far below this; tests lower it to see a
-# killed worker's tasks come back quickly (GOUJI_VISIBILITY_TIMEOUT).
-VISIBILITY_TIMEOUT_S = int(os.environ.get("GOUJI_VISIBILITY_TIMEOUT", "3600"))
 MAX_RETRIES = 5
 
-
-def broker_url() -> str | None:
-    return os.environ.get("GOUJI_BROKER_URL")
-
-
-app = Celery("gouji", broker=broker_url() or "redis://127.0.0.1:6379/0")
+app = Celery("gouji")
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     task_default_queue="cpu",
     task_ignore_result=True,  # results live in the database, not in the broker
     broker_connection_retry_on_startup=True,
     task_serializer="json",
     accept_content=["json"],
 )
+_configured: list[Settings] = []  # the settings the app was last configured with (at most one)
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the Celery app at `settings` (broker, visibility timeout, the requeue beat); each entry point
+    that sends or runs tasks calls it once. The worker processes forked by `gouji worker` inherit it."""
+    if _configured and _configured[0] == settings:
+        return app
+    app.conf.update(
+        broker_url=settings.broker_url or "redis://127.0.0.1:6379/0",
+        # The longest task (an LLM-read report with repairs) stays far below this; tests lower it to see a
+        # killed worker's tasks come back quickly.
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        beat_schedule={
+            "requeue-stuck": {"task": "gouji.requeue", "schedule": settings.requeue_every, "options": {"queue": "db"}}
+        },
+    )
+    _configured[:] = [settings]
+    return app
+
+
+def current_settings() -> Settings:
+    """The settings this process configured the app with; a worker started by `celery -A` directly reads
+    them from its environment, once."""
+    if not _configured:
+        configure(Settings.from_env())
+    return _configured[0]
 
 
 @app.task(bind=True, name="gouji.process", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
 def process_task(self: Any, document_id: int, use_llm: bool = False, db_url: str | None = None) -> str:
-    """Normalise, extract, validate, store and route one stored document (idempotent).
+    """Read, extract, check, store and route one stored document (idempotent).
 
-    The LLM configuration comes from the worker's own environment: API keys never travel in messages.
+    The LLM configuration comes from the worker's own settings: API keys never travel in messages.
     """
-    url = db_url or database_url()
-    cfg = from_env() if use_llm else None
-    if use_llm and cfg is None:
-        _dead_letter(url, document_id, LLMError("config", "this worker has no GOUJI_LLM_* configuration"), 1)
+    settings = current_settings()
+    url = db_url or settings.database_url
+    try:
+        cfg = settings.llm_config(use_llm)
+    except GoujiError as e:
+        _dead_letter(url, document_id, e, 1)
         return "failed"
     try:
         with session(url) as s:
             doc = s.get(Document, document_id)
             if doc is None:
                 return "missing"
-            return process(s, doc, cfg).state
+            return process(s, doc, settings, cfg).state
     except (OperationalError, IntegrityError, LLMError) as e:  # IntegrityError: a concurrent insert won a key
-        if isinstance(e, LLMError) and e.kind not in ("rate_limited", "server_error", "timeout", "connection"):
+        if isinstance(e, LLMError) and e.kind not in RETRYABLE:
             _dead_letter(url, document_id, e, self.request.retries + 1)
             raise
         if self.request.retries >= MAX_RETRIES:
@@ -98,22 +118,25 @@ def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) ->
             doc.state, doc.error, doc.pending_since = "failed", f"process: {e}", None
 
 
-def enqueue(document_id: int, use_llm: bool, db_url: str) -> None:
-    process_task.apply_async(args=[document_id, use_llm, db_url], queue="llm" if use_llm else "cpu")
+def enqueue(settings: Settings, document_id: int, use_llm: bool) -> None:
+    configure(settings)
+    process_task.apply_async(args=[document_id, use_llm, settings.database_url], queue="llm" if use_llm else "cpu")
 
 
-def requeue(db_url: str, older_than: float, *, queue: bool) -> list[int]:
+def requeue(settings: Settings, older_than: float) -> list[int]:
     """Process again every document whose requested work has not finished after `older_than` seconds.
 
     The database is the system of record: whatever happened to a message (a broker flushed, a publish
     lost between commit and send), a pending request is found here and sent again, on the path (LLM or
     not) it was asked for. Processing is idempotent, so a request that was merely slow costs nothing.
-    With `queue` false the work runs in this process (the embedded mode has no workers). A queue that
+    Without a broker the work runs in this process (the embedded mode has no workers). A queue that
     still holds messages is left alone (its documents may simply be waiting their turn), and a request
     sent again counts as pending from now, so a periodic run does not pile up copies.
     """
+    queue = settings.broker_url is not None
+    db_url = settings.database_url
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
-    busy = {q for q, n in queue_depths().items() if n} if queue else set()
+    busy = {q for q, n in queue_depths(settings).items() if n} if queue else set()
     with session(db_url) as s:
         rows = s.execute(
             select(Document.id, Document.wants_llm).where(Document.pending_since < cutoff).order_by(Document.id)
@@ -125,36 +148,32 @@ def requeue(db_url: str, older_than: float, *, queue: bool) -> list[int]:
             )
     for doc_id, wants_llm in stuck:
         if queue:
-            enqueue(doc_id, wants_llm, db_url)
+            enqueue(settings, doc_id, wants_llm)
             continue
-        cfg = from_env() if wants_llm else None
+        try:
+            cfg = settings.llm_config(wants_llm)
+        except GoujiError as e:
+            _dead_letter(db_url, doc_id, e, 1)
+            continue
         with session(db_url) as s:
             doc = s.get(Document, doc_id)
-            if doc is None:
-                continue
-            if wants_llm and cfg is None:
-                _dead_letter(db_url, doc_id, LLMError("config", "no GOUJI_LLM_* configuration to re-run it"), 1)
-                continue
-            process(s, doc, cfg)
+            if doc is not None:
+                process(s, doc, settings, cfg)
     return [doc_id for doc_id, _ in stuck]
-
-
-REQUEUE_EVERY_S = float(os.environ.get("GOUJI_REQUEUE_EVERY", "300"))
-REQUEUE_AFTER_S = float(os.environ.get("GOUJI_REQUEUE_AFTER", "900"))
-app.conf.beat_schedule = {
-    "requeue-stuck": {"task": "gouji.requeue", "schedule": REQUEUE_EVERY_S, "options": {"queue": "db"}},
-}
 
 
 @app.task(name="gouji.requeue")  # type: ignore[untyped-decorator]
 def requeue_task(db_url: str | None = None) -> int:
     """Run by `gouji worker --beat` every GOUJI_REQUEUE_EVERY seconds (the embedded beat scheduler)."""
-    return len(requeue(db_url or database_url(), REQUEUE_AFTER_S, queue=True))
+    settings = current_settings()
+    if db_url:
+        settings = settings.model_copy(update={"database_url": db_url})
+    return len(requeue(settings, settings.requeue_after))
 
 
-def queue_depths() -> dict[str, int]:
+def queue_depths(settings: Settings) -> dict[str, int]:
     """Messages waiting per queue (Redis lists named after the queues); empty without a Redis broker."""
-    url = broker_url()
+    url = settings.broker_url
     if not url or not url.startswith("redis"):
         return {}
     import redis

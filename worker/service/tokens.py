@@ -8,9 +8,9 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gouji.worker.service.vocabulary import ROLES
 from gouji.worker.store.models import ApiToken
 
-ROLES = ("uploader", "reviewer", "admin")
 # What each role may do; admin may do everything.
 GRANTS: dict[str, frozenset[str]] = {
     "uploader": frozenset({"upload"}),

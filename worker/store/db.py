@@ -4,7 +4,6 @@ automatically before first use, so every installation has the same tables."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +15,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_URL = "sqlite:///gouji.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-def database_url() -> str:
-    return os.environ.get("GOUJI_DATABASE_URL", DEFAULT_URL)
 
 
 @cache
@@ -50,10 +44,10 @@ def alembic_config(url: str) -> Config:
 _UPGRADE_LOCK = threading.Lock()
 
 
-def upgrade(url: str | None = None) -> None:
+def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     with _UPGRADE_LOCK:
-        command.upgrade(alembic_config(url or database_url()), "head")
+        command.upgrade(alembic_config(url), "head")
 
 
 _FACTORIES: dict[str, sessionmaker[Session]] = {}
@@ -70,9 +64,10 @@ def _factory(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session(url: str | None = None) -> Iterator[Session]:
-    """A transaction: committed when the block ends normally, rolled back on an exception."""
-    s = _factory(url or database_url())()
+def session(url: str) -> Iterator[Session]:
+    """A transaction on the database at `url` (the settings' GOUJI_DATABASE_URL): committed when the block
+    ends normally, rolled back on an exception."""
+    s = _factory(url)()
     try:
         yield s
         s.commit()

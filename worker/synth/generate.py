@@ -36,9 +36,8 @@ from gouji.schemas.template import (
     table3_rows,
 )
 from gouji.worker.synth import render as synth_render
-from gouji.worker.synth.render import ScanKind
+from gouji.worker.synth.kinds import BINARY_STYLES, STYLES, ScanKind, Style
 
-Style = Literal["lines", "flat", "markdown", "html", "pdf", "docx", "scan"]
 # Table-三 column layouts: the template's seven, an extra 法人或其他组织 subtotal after or before the five
 # organisation columns (D12), or only 自然人 / 法人或其他组织 / 总计 (D11).
 Columns = Literal["7", "8-after", "8-before", "3"]
@@ -48,9 +47,6 @@ _COLUMN_KEYS: dict[Columns, tuple[str, ...]] = {
     "8-before": ("natural_person", LP_SUBTOTAL.key, *C6[1:], "total"),
     "3": ("natural_person", LP_SUBTOTAL.key, "total"),
 }
-STYLES: tuple[Style, ...] = ("lines", "flat", "markdown", "html")  # text renderings (fast; the default)
-BINARY_STYLES: tuple[Style, ...] = ("pdf", "docx", "scan")
-ALL_STYLES: tuple[Style, ...] = STYLES + BINARY_STYLES
 Number = int | Decimal
 _AGENCIES = ("某市市场监督管理局", "某县人民政府", "某区发展和改革局", "某市科学技术局", "某镇人民政府")
 
@@ -314,9 +310,15 @@ def _html(prose: list[str], values: dict[str, Number], version: Version, closing
 
 
 def synthesize(
-    seed: int, style: Style, version: Version | None = None, columns: Columns = "7", scan: ScanKind = "scan300"
+    seed: int,
+    style: Style,
+    version: Version | None = None,
+    columns: Columns = "7",
+    scan: ScanKind = "scan300",
+    font: str = "",
 ) -> Synthetic:
-    """Report `seed` in `style`; `scan` picks the kind of scan for style "scan"."""
+    """Report `seed` in `style`; `scan` picks the kind of scan for style "scan", `font` the CJK font file of
+    PDFs and scans (default: WenQuanYi)."""
     rng = random.Random(seed)
     chosen: Version = version if version is not None else rng.choice(VERSIONS)
     year = rng.randint(2019, 2020) if chosen == "2019" else rng.randint(2021, 2025)
@@ -330,13 +332,13 @@ def synthesize(
         prose, closing = _prose(values, agency, year)
         grids = synth_render.tables(values, chosen)
         text = "\n".join([*prose, *(h for h, _ in grids), *closing]) + "\n"
-        pdf = synth_render.render_pdf(prose, grids, closing) if style != "docx" else b""
+        pdf = synth_render.render_pdf(prose, grids, closing, font) if style != "docx" else b""
         if style == "pdf":
             data = pdf
         elif style == "docx":
             data = synth_render.render_docx(prose, grids, closing)
         else:
-            data, suffix = synth_render.render_scan(pdf, rng, scan)
+            data, suffix = synth_render.render_scan(pdf, rng, scan, font)
     else:
         text = render(values, chosen, style, agency, year, columns)
     printed = set(_COLUMN_KEYS[columns])
@@ -380,7 +382,12 @@ _SUFFIX: dict[Style, str] = {
 
 
 def write_corpus(
-    out: Path, count: int, seed: int = 0, styles: tuple[Style, ...] = STYLES, scan: ScanKind = "scan300"
+    out: Path,
+    count: int,
+    seed: int = 0,
+    styles: tuple[Style, ...] = STYLES,
+    scan: ScanKind = "scan300",
+    font: str = "",
 ) -> list[Path]:
     """Write `count` reports per style to out/reports and their gold to out/gold; returns the report paths."""
     (out / "reports").mkdir(parents=True, exist_ok=True)
@@ -388,7 +395,7 @@ def write_corpus(
     paths = []
     for i in range(count):
         for style in styles:
-            s = synthesize(seed + i, style, scan=scan)
+            s = synthesize(seed + i, style, scan=scan, font=font)
             path = out / "reports" / (s.name + s.suffix)
             path.write_bytes(s.content)
             (out / "gold" / f"{s.name}.json").write_text(

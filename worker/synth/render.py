@@ -13,7 +13,6 @@ fonts-wqy-microhei) is TrueType inside its .ttc and embeds fine.
 from __future__ import annotations
 
 import io
-import os
 import random
 import time
 import zipfile
@@ -22,18 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from gouji.schemas.template import C7, T4_GROUPS, T4_LEAVES, TABLE2, Version, table3_rows
+from gouji.worker.errors import ConfigError
+from gouji.worker.synth.kinds import ScanKind
 
 Number = int | Decimal
-ScanKind = Literal["scan300", "scan200", "degraded", "photo"]
-SCAN_KINDS: tuple[ScanKind, ...] = ("scan300", "scan200", "degraded", "photo")
 FONT_CANDIDATES = (
-    os.environ.get("GOUJI_CJK_FONT", ""),
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
 )
@@ -50,11 +47,16 @@ class Slot:
 Grid = list[list[Slot | None]]  # None: covered by a merged cell above or to the left
 
 
-def font_path() -> str:
+def font_path(preferred: str = "") -> str:
+    """`preferred` (GOUJI_CJK_FONT) if given, else the first WenQuanYi font installed."""
+    if preferred:
+        if Path(preferred).is_file():
+            return preferred
+        raise ConfigError(f"GOUJI_CJK_FONT: no font file at {preferred}")
     for p in FONT_CANDIDATES:
-        if p and Path(p).is_file():
+        if Path(p).is_file():
             return p
-    raise RuntimeError(f"no CJK font for rendering PDFs; {INSTALL_FONT}")
+    raise ConfigError(f"no CJK font for rendering PDFs; {INSTALL_FONT}")
 
 
 def _fmt(v: Number) -> str:
@@ -129,7 +131,7 @@ def _widths(total: float, n: int) -> list[float]:
     return [total / n] * n
 
 
-def render_pdf(prose: Sequence[str], grids: list[tuple[str, Grid]], closing: Sequence[str]) -> bytes:
+def render_pdf(prose: Sequence[str], grids: list[tuple[str, Grid]], closing: Sequence[str], font: str = "") -> bytes:
     """A text PDF like a Word export: prose paragraphs, ruled tables with merged cells, page numbers."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -139,7 +141,7 @@ def render_pdf(prose: Sequence[str], grids: list[tuple[str, Grid]], closing: Seq
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     if "CJK" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("CJK", font_path(), subfontIndex=0))
+        pdfmetrics.registerFont(TTFont("CJK", font_path(font), subfontIndex=0))
     body = ParagraphStyle("body", fontName="CJK", fontSize=10.5, leading=15, wordWrap="CJK")
     cell = ParagraphStyle("cell", fontName="CJK", fontSize=8, leading=10, wordWrap="CJK", alignment=1)
     buf = io.BytesIO()
@@ -209,7 +211,7 @@ def _fixed_zip_times(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _seal(rng: random.Random, size: int) -> Image.Image:
+def _seal(rng: random.Random, size: int, font_file: str) -> Image.Image:
     """A red official seal (ring, star, agency text) on transparency, as stamped over a table."""
     img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
@@ -223,17 +225,17 @@ def _seal(rng: random.Random, size: int) -> Image.Image:
         a = np.pi / 2 + k * np.pi / 5
         pts.append((c + rad * np.cos(a), c - rad * np.sin(a)))
     draw.polygon(pts, fill=red)
-    font = ImageFont.truetype(font_path(), size // 9)
+    font = ImageFont.truetype(font_path(font_file), size // 9)
     draw.text((size * 0.22, size * 0.62), "政务公开专用章", fill=red, font=font)
     return img.rotate(rng.uniform(-30, 30), resample=Image.Resampling.BICUBIC)
 
 
-def degrade(page: Image.Image, rng: random.Random, kind: ScanKind, seal: bool) -> Image.Image:
+def degrade(page: Image.Image, rng: random.Random, kind: ScanKind, seal: bool, font: str = "") -> Image.Image:
     """A rendered page as a scanner or phone would deliver it."""
     img = page.convert("RGB")
     w, h = img.size
     if seal:
-        s = _seal(rng, int(w * 0.26))
+        s = _seal(rng, int(w * 0.26), font)
         img.paste(s, (int(w * rng.uniform(0.45, 0.65)), int(h * rng.uniform(0.35, 0.6))), s)
     img = img.rotate(rng.uniform(-2, 2), resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255), expand=False)
     blur = {"scan300": 0.6, "scan200": 0.5, "degraded": 1.1, "photo": 0.9}[kind]
@@ -253,7 +255,7 @@ def degrade(page: Image.Image, rng: random.Random, kind: ScanKind, seal: bool) -
     return Image.open(io.BytesIO(buf.getvalue()))
 
 
-def render_scan(pdf: bytes, rng: random.Random, kind: ScanKind) -> tuple[bytes, str]:
+def render_scan(pdf: bytes, rng: random.Random, kind: ScanKind, font: str = "") -> tuple[bytes, str]:
     """The text PDF printed and scanned: an image-only PDF (scans) or a multi-page TIFF (photo)."""
     import pypdfium2 as pdfium
 
@@ -264,7 +266,7 @@ def render_scan(pdf: bytes, rng: random.Random, kind: ScanKind) -> tuple[bytes, 
     pages = []
     for i in range(len(doc)):
         page = doc[i].render(scale=dpi / 72).to_pil()
-        pages.append(degrade(page, rng, kind, seal=i == 1 or len(doc) == 1))
+        pages.append(degrade(page, rng, kind, seal=i == 1 or len(doc) == 1, font=font))
     doc.close()
     buf = io.BytesIO()
     if kind == "photo":
