@@ -190,7 +190,7 @@ def create_app(db_url: str) -> FastAPI:
 
     @app.get(
         "/documents/{doc_id}/report",
-        responses={200: {"content": {"application/json": {}}, "description": "The canonical report (spec §7)"}},
+        responses={200: {"content": {"application/json": {}}, "description": "The canonical report (docs/spec.md §7)"}},
     )
     async def report(
         doc_id: DocId, request: Request, version: Annotated[int | None, Query(ge=1, le=10**6)] = None
