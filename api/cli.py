@@ -127,7 +127,7 @@ def _write_atomic(target: Path, payload: str | bytes) -> None:
     type=click.Choice(["canonical", "cells"]),
     default="canonical",
     show_default=True,
-    help="canonical JSON (spec §7) or flat cells keyed as in CELL_KEYS.md.",
+    help="canonical JSON (docs/spec.md §7) or flat cells keyed as in docs/cell-keys.md.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="List failing checks and unread cells under each file.")
 @click.option(
@@ -225,7 +225,7 @@ def validate(report_file: Path, source: Path | None, max_changes: int) -> None:
     "--out",
     "out_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the comparison document (spec §7.7) here.",
+    help="Write the comparison document (docs/spec.md §7.7) here.",
 )
 def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
     """Cross-year checks (X.*) between last year's PREV.json and this year's CUR.json."""

@@ -144,7 +144,7 @@ def document(doc_id: DocId, s: Db) -> DocumentOut:
 
 @router.get(
     "/documents/{doc_id}/report",
-    responses={200: {"content": {"application/json": {}}, "description": "The canonical report (spec §7)"}},
+    responses={200: {"content": {"application/json": {}}, "description": "The canonical report (docs/spec.md §7)"}},
 )
 async def report(doc_id: DocId, request: Request, version: Version = None) -> Response:
     # The hottest read: async, so it skips the thread pool; its two indexed lookups take well under a

@@ -1,4 +1,4 @@
-"""The cell object (spec §7.1): one number of a report with its status, raw text and provenance.
+"""The cell object (docs/spec.md §7.1): one number of a report with its status, raw text and provenance.
 
 Money is a decimal *string* in JSON and a `Decimal` in memory; counts are ints. A blank, a dash, a "/"
 and a cell the report never printed are four different things, none of them 0.

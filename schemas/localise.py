@@ -6,7 +6,7 @@ solve the identities for the candidate cells (they are linear) instead of guessi
 describe how the published number could have arisen from the solved one (dropped digit, fused
 cells, …), because a reviewer trusts a fix that comes with a mechanism.
 
-Proposals are advice: nothing here changes a stored value (values are AS PUBLISHED, CELL_KEYS.md).
+Proposals are advice: nothing here changes a stored value (values are AS PUBLISHED, docs/cell-keys.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The canonical report (spec §7) and its conversion to and from the flat cell keys of CELL_KEYS.md.
+"""The canonical report (docs/spec.md §7) and its conversion to and from the flat keys of docs/cell-keys.md.
 
 The nested shape is what users read and what the JSON Schema documents; the flat shape is what the
 identities, the gold files and the scorers use. Both are views of one model, so they cannot drift.
@@ -28,7 +28,7 @@ TemplateVersion = Literal["2019", "2021", "unknown"]
 
 
 class _OmitAbsent(BaseModel):
-    """Container whose None-valued fields are *absent* in JSON (absent ≠ null, spec §7)."""
+    """Container whose None-valued fields are *absent* in JSON (absent ≠ null, docs/spec.md §7)."""
 
     @model_serializer(mode="wrap")
     def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -240,7 +240,7 @@ class Report(_OmitAbsent):
         )
 
     def flat_cells(self) -> dict[str, Cell]:
-        """The live cells keyed as in CELL_KEYS.md (absent cells are not invented).
+        """The live cells keyed as in docs/cell-keys.md (absent cells are not invented).
 
         The values are the report's own Cell objects, so adding a flag to one flags the report.
         """
@@ -310,7 +310,7 @@ def build_tables(
     meta: dict[str, TableMeta] | None = None,
     header_raw: dict[str, list[str]] | None = None,
 ) -> tuple[ActiveDisclosure, Applications, ReviewLitigation]:
-    """Nest flat cells (keys of CELL_KEYS.md) into the three table objects of the canonical report.
+    """Nest flat cells (keys of docs/cell-keys.md) into the three table objects of the canonical report.
 
     Every template cell of `layout` must be present in `cells`: the extractor marks what it could not
     read as missing rather than leaving holes.

@@ -1,11 +1,11 @@
-"""Every identity of the spec (§5) declared as one table of data, read by one evaluator.
+"""Every identity of docs/spec.md §5 declared as one table of data, read by one evaluator.
 
 The identities are the only ground truth the pipeline has about the numbers: the checker reports
 them, the splitter of fused digit runs (D22) keeps only splits that satisfy them, and the localiser
 solves them for a suspect cell. Declaring them once, as data, keeps those three consistent, and a
 new identity is one entry in `RULES` (plus, at most, a named domain), never a new code path.
 
-Keys are the flat keys of CELL_KEYS.md. Cross-year rules address the two reports as "prev:<key>" and
+Keys are the flat keys of docs/cell-keys.md. Cross-year rules address the two reports as "prev:<key>" and
 "cur:<key>". Arithmetic is exact (int / Decimal): a float here would turn "0.092 万元" into a
 rounding question, which a validator must never have.
 """
@@ -193,7 +193,7 @@ _RL = "review_litigation"
 _CELL = (v("{cell}"),)  # a type rule's single operand: the bound cell
 
 # ---------------------------------------------------------------------------------------------
-# The rule table (spec §5)
+# The rule table (docs/spec.md §5)
 
 RULES: tuple[Rule, ...] = (
     # §5.1 type and sign
@@ -688,7 +688,7 @@ def rule_power(cells: Mapping[str, Cell], layout: Layout, agency: str | None) ->
 
 def narrative_balance(facts: Sequence[NarrativeFact]) -> CheckResult | None:
     """N.balance_text: when the prose states received R, carried-in K, closed D and carried-out F once
-    each, R + K = D + F must hold within the prose itself (spec §5.6)."""
+    each, R + K = D + F must hold within the prose itself (docs/spec.md §5.6)."""
     kinds = ("applications_received", "carried_in", "applications_closed", "carried_forward")
     found = {k: [f for f in facts if f.kind == k and f.value is not None] for k in kinds}
     if any(len(v) != 1 for v in found.values()):

@@ -273,7 +273,7 @@ def table3_rows(version: Version, other_processing: Literal["single_row", "subro
 
 
 def outcome_rows(version: Version, other_processing: Literal["single_row", "subrows"] | None = None) -> tuple[str, ...]:
-    """OUT2019 / OUT2021 of the spec: the rows that add up to （七）总计."""
+    """OUT2019 / OUT2021 of docs/spec.md §5: the rows that add up to （七）总计."""
     rows = table3_rows(version, other_processing)
     return tuple(
         r.key for r in rows if r.key not in ("new_received", "carried_over", "outcome_total", "carried_forward")
@@ -326,7 +326,7 @@ T4_HEADER_WORDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One cell of a template version: its flat key (CELL_KEYS.md) and where it sits."""
+    """One cell of a template version: its flat key (docs/cell-keys.md) and where it sits."""
 
     key: str
     table: Literal["active_disclosure", "applications", "review_litigation"]
@@ -419,7 +419,7 @@ def cell_specs(layout: Layout) -> tuple[CellSpec, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Template-version markers (spec §0), matched on the compact view.
+# Template-version markers (docs/spec.md §0), matched on the compact view.
 
 MARKERS: dict[Version, tuple[str, ...]] = {
     "2019": (

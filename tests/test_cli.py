@@ -138,7 +138,7 @@ def test_compare_consecutive_years(tmp_path: Path) -> None:
     ids = {c["id"] for c in doc["checks"]}
     assert {"X.T3.carry", "X.T2_2021.valid"} <= ids
     valid = [c for c in doc["checks"] if c["id"] == "X.T2_2021.valid" and "normative" in json.dumps(c["args"])]
-    assert valid and valid[0]["status"] == "pass" and valid[0]["lhs"] == 8  # 5 + 3 − 0 (spec §5.5)
+    assert valid and valid[0]["status"] == "pass" and valid[0]["lhs"] == 8  # 5 + 3 − 0 (docs/spec.md §5.5)
 
 
 def test_compare_flags_a_broken_carry(tmp_path: Path) -> None:

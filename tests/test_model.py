@@ -94,7 +94,7 @@ def test_fused_table4_unique_split_is_the_truth(groups: list[list[int]]) -> None
 
 
 def test_unsplittable_table2_runs_are_ambiguous() -> None:
-    assert len(splits("898989", ["int", "int", "int"])) > 1  # spec D22: refuse
+    assert len(splits("898989", ["int", "int", "int"])) > 1  # docs/spec.md D22: refuse
     assert splits("000", ["int", "int", "int"]) == [(0, 0, 0)]
     assert splits("8-40", ["int", "signed", "int"]) == [(8, -4, 0)]  # a minus starts a cell (D20)
     assert len(C6) == 6

@@ -1,4 +1,4 @@
-"""The identity table of spec §5: each identity passes on consistent data and fails when broken."""
+"""The identity table of docs/spec.md §5: each identity passes on consistent data and fails when broken."""
 
 from __future__ import annotations
 

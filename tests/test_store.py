@@ -176,7 +176,7 @@ def test_cross_year_checks_link_years_even_when_they_arrive_later(db_url: str) -
         by_id = {(c["id"], c["args"].get("row", c["args"].get("column"))): c for c in row.checks if not c["lenient"]}
         assert by_id[("X.T3.carry", "total")]["status"] == "pass"
         valid = by_id[("X.T2_2021.valid", "art20_1.normative_documents")]
-        assert (valid["status"], valid["lhs"]) == ("pass", 8)  # 5 + 3 − 0 (spec §5.5)
+        assert (valid["status"], valid["lhs"]) == ("pass", 8)  # 5 + 3 − 0 (docs/spec.md §5.5)
     ingest(db_url, SHARED / "reports" / "hongze-2024.txt")  # the same again: nothing new
     assert count(db_url, CrossYearCheck) == 1
 

@@ -1,4 +1,4 @@
-"""One cell's text → value and status (spec §7.1, D14–D21): never a guess, never a float."""
+"""One cell's text → value and status (docs/spec.md §7.1, D14–D21): never a guess, never a float."""
 
 from __future__ import annotations
 

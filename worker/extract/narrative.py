@@ -1,4 +1,4 @@
-"""Numeric claims in the report's prose (spec §5.6), kept with their spans for the N.* checks.
+"""Numeric claims in the report's prose (docs/spec.md §5.6), kept with their spans for the N.* checks.
 
 Patterns are declared as data: a claim kind, a regex whose group `n` is the number, and the unit words
 that may follow. They run only on text outside the tables, so a table cell is never mistaken for prose.

@@ -1,6 +1,6 @@
 """Finding the report's parts: template version, the six sections, and the three table regions.
 
-Tables are located by their own anchors (spec §1.1 rule 6), not by section headings, because headings
+Tables are located by their own anchors (docs/spec.md §1.1 rule 6), not by section headings, because headings
 are the part agencies damage most: "行政法复议", numbering that restarts, headings run into the text.
 Sections are still segmented (for narrative attribution and the canonical `sections` list) with the
 keyword + monotonic-order rule, which keeps table-三 row labels such as "四、结转下年度继续办理" out.
@@ -84,7 +84,7 @@ _HEADING = re.compile(r"([一二三四五六])\s*[、.．,，]?\s*")
 
 
 def find_sections(doc: NormalisedDoc) -> list[Section]:
-    """Top-level headings 一…六 by keyword and order (spec §1.1); the body runs to the next heading."""
+    """Top-level headings 一…六 by keyword and order (docs/spec.md §1.1); the body runs to the next heading."""
     text = doc.text
     found: list[tuple[int, int, int, str]] = []  # (start, end of heading, index, key)
     expected = 0

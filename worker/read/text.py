@@ -1,7 +1,7 @@
 """Plain text (usually pdftotext or copy-paste output) → NormalisedDoc without table structure.
 
 The only structural fact worth recording is whether the table region survived as lines at all: some
-sources run a whole table into one line of glued digits (spec D22), which the extractor must treat with
+sources run a whole table into one line of glued digits (docs/spec.md D22), which the extractor must treat with
 the split-enumeration strategy ("flattened_text") instead of line-by-line parsing.
 """
 

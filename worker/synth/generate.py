@@ -1,6 +1,6 @@
 """Synthetic reports whose numbers satisfy every identity, rendered the ways real ones arrive.
 
-Deterministic for a seed, each with its gold cells (CELL_KEYS.md form). They are the bundled sample
+Deterministic for a seed, each with its gold cells (docs/cell-keys.md form). They are the bundled sample
 (no real report is needed to try gouji), the material of property tests, and a benchmark corpus with
 known answers. Styles: `lines` (an HTML page flattened one cell per line, like the seed report), `flat`
 (crawler text whose table cells run together, like the Pingtan reports), `markdown` (pipe tables) and
