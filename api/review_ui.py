@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from gouji.api.deps import AppSettings, Db
 from gouji.api.grid import grids
 from gouji.api.lru import ByteLRU
+from gouji.schemas.cells import SOURCE_OVERRIDE
 from gouji.schemas.report import Report
 from gouji.schemas.rules import failures
 from gouji.worker.errors import InputError, ReviewError
@@ -134,8 +135,10 @@ def _check_view(d: review.Draft) -> dict[str, Any]:
     return {
         "failing": now_failing,
         "resolved": sorted(before - labels),
-        "fixes": d.fixes(),
-        "bad": sorted({k for c in now_failing if c.severity != "info" for k in c.operands}),
+        "fixes": [(f, set(d.overrides(f))) for f in d.fixes()],
+        # a reviewer's override has its own mark (the cell's "override" class), not the outline of a failure
+        "bad": sorted({k for c in now_failing if c.severity != "info" and c.id != "G.override" for k in c.operands}),
+        "overrides": sorted(k for k, c in d.report.flat_cells().items() if SOURCE_OVERRIDE in c.flags),
     }
 
 
@@ -148,6 +151,7 @@ def _fragments(s: Session, d: review.Draft) -> JSONResponse:
             "audit_html": templates.get_template("_audit.html").render(events=review.events(s, d.task)),
             "bad": view["bad"],
             "edited": sorted(d.edited),
+            "overrides": view["overrides"],
             "values": {k: review.shown(c) for k, c in d.report.flat_cells().items()},
         }
     )
@@ -279,13 +283,9 @@ def queue(
 def next_task(
     s: Db, settings: AppSettings, who: Writer, after: Annotated[int | None, Form()] = None
 ) -> RedirectResponse:
-    task = review.next_open(s, who.name, exclude=after)
+    task = review.claim_next(s, who.name, exclude=after, lease=_lease(settings))
     if task is None:
         return _back("/review", "the queue is empty")
-    try:
-        review.claim(s, task.id, who.name, _lease(settings))
-    except ReviewError as e:
-        return _back("/review", e.message)
     s.commit()
     return RedirectResponse(f"/review/tasks/{task.id}", 303)
 
@@ -366,8 +366,15 @@ def edit_cell(
 
 
 @router.post("/review/tasks/{task_id}/fixes/{index}")
-def apply_fix(s: Db, settings: AppSettings, who: Writer, task_id: int, index: int) -> JSONResponse:
-    d = review.apply_fix(s, review.task_or_404(s, task_id), who.name, index, _lease(settings))
+def apply_fix(
+    s: Db,
+    settings: AppSettings,
+    who: Writer,
+    task_id: int,
+    index: int,
+    reason: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    d = review.apply_fix(s, review.task_or_404(s, task_id), who.name, index, reason, _lease(settings))
     response = _fragments(s, d)
     s.commit()
     return response
@@ -401,14 +408,10 @@ def close(
     s.commit()
     done = f"task {task_id}: {task.state}"
     if then == "next" and action != "release":
-        nxt = review.next_open(s, who.name)
+        nxt = review.claim_next(s, who.name, lease=lease)
         if nxt is not None:
-            try:
-                review.claim(s, nxt.id, who.name, lease)
-                s.commit()
-                return _back(f"/review/tasks/{nxt.id}", done)
-            except ReviewError:
-                pass
+            s.commit()
+            return _back(f"/review/tasks/{nxt.id}", done)
     return _back("/review", done)
 
 

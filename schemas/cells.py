@@ -101,6 +101,9 @@ class Cell(BaseModel):
 NOT_PRINTED = "not_printed"
 # Flag of a reported value that is not found at its provenance span: kept, but never accepted unreviewed.
 NOT_GROUNDED = "not_grounded"
+# Flag of a cell a reviewer set to a value the source does not print at its span (a correction of the
+# agency's number, or of a misread): kept, but reported by the check G.override with the reviewer's reason.
+SOURCE_OVERRIDE = "source_override"
 # Flag of a cell read by OCR with a recognition confidence below LOW_OCR_CONFIDENCE_BELOW: the value may
 # be misread, so the review queue shows it with its crop before it is accepted. Clean 300 dpi scans
 # score ≥ 0.97 on digits; misreads seen in degraded scans scored below 0.9.

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
 
+from gouji.schemas.cells import SOURCE_OVERRIDE
 from gouji.schemas.report import Report
+from gouji.worker.check.run import run_checks
 from gouji.worker.errors import ReviewError
+from gouji.worker.read import read_document
 from gouji.worker.service import review
 from gouji.worker.service.accuracy import accuracy
 from gouji.worker.service.export import export_bytes
 from gouji.worker.settings import Settings
+from gouji.worker.stages import read_report
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document, ReportVersion, ReviewEvent, ReviewTask
-from tests.conftest import SHARED
+from tests.conftest import ROOT, SHARED
 from tests.test_store import db_url, ingest  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 
 HONGZE_2023 = SHARED / "reports" / "hongze-2023.txt"
@@ -58,7 +63,8 @@ def test_edit_until_the_identity_passes_then_submit(db_url: str) -> None:  # noq
         assert [(v.version_no, v.origin) for v in versions] == [(1, "extractor"), (2, "review")]
         v2 = Report.model_validate(versions[1].report).flat_cells()["review_litigation.review.total"]
         v1 = Report.model_validate(versions[0].report).flat_cells()["review_litigation.review.total"]
-        assert (v1.value, v2.value, v2.flags[-1]) == (0, 11, review.EDITED)  # version 1 is untouched
+        assert (v1.value, v2.value) == (0, 11)  # version 1 is untouched
+        assert {review.EDITED, SOURCE_OVERRIDE} <= set(v2.flags)  # the PDF prints 0: a change of a printed value
         actions = [(e.actor, e.action, e.cell_key, e.old, e.new) for e in review.events(s, task)]
         assert actions == [
             ("ana", "claim", None, None, None),
@@ -119,7 +125,7 @@ def test_four_eyes_and_not_a_report(db_url: str, tmp_path: Path) -> None:  # noq
     task_id = hongze_task(db_url, Settings(review_second_share=1))
     with session(db_url) as s:
         task = review.claim(s, task_id, "ana")
-        review.edit(s, task, "ana", "review_litigation.review.total", "11")
+        review.edit(s, task, "ana", "review_litigation.review.total", "11", reason="维持10 + 纠正1")
         review.submit(s, task, "ana")
         assert task.state == "submitted"
         with pytest.raises(ReviewError, match="four eyes"):
@@ -141,3 +147,88 @@ def test_four_eyes_and_not_a_report(db_url: str, tmp_path: Path) -> None:  # noq
         review.not_a_report(s, task, "ana", "a notice, not the annual report")
         doc = s.get(Document, doc_id)
         assert doc is not None and doc.state == "refused" and "not a report" in (doc.error or "")
+
+
+def test_changing_a_printed_value_needs_a_reason_and_is_reported(db_url: str) -> None:  # noqa: F811
+    task_id = hongze_task(db_url)
+    with session(db_url) as s:
+        task = review.claim(s, task_id, "ana")
+        with pytest.raises(ReviewError, match="changes a printed value"):
+            review.edit(s, task, "ana", "review_litigation.review.total", "11")
+        d = review.draft(s, task)
+        fixes = d.fixes()
+        assert fixes and all(d.overrides(f) for f in fixes)  # every repair here changes what the PDF prints
+        with pytest.raises(ReviewError, match="changes a printed value"):
+            review.apply_fix(s, task, "ana", 0)
+        after = review.apply_fix(s, task, "ana", 0, reason="the agency's 总计 is a slip")
+        overridden = [k for k, c in after.report.flat_cells().items() if SOURCE_OVERRIDE in c.flags]
+        assert overridden and {f"G.override[{k}]" for k in overridden} <= failing(after)
+        assert not [c for c in after.report.checks if c.id == "G.grounded"]  # reported once, as an override
+        edits = [e for e in review.events(s, task) if e.action == "edit"]
+        assert edits and all("agency's 总计 is a slip" in (e.reason or "") for e in edits)
+        # setting it back to what the source prints is no override and needs no reason
+        for key in overridden:
+            original = Report.model_validate(d.base.report).flat_cells()[key]
+            review.edit(s, task, "ana", key, review.shown(original))
+        assert not [k for k, c in review.draft(s, task).report.flat_cells().items() if SOURCE_OVERRIDE in c.flags]
+
+
+def test_proposals_that_keep_printed_values_come_first() -> None:
+    """An OCR-like misread: the reading says 总计 is one more than the source prints (and than its parts).
+    Restoring the print repairs the identity without overriding anything; that proposal ranks above those
+    that change a printed value."""
+    doc = read_document(ROOT / "examples" / "reports" / "synth-2021-lines-7.txt")
+    report = read_report(doc)
+    key = "review_litigation.review.total"
+    cell = report.flat_cells()[key]
+    assert isinstance(cell.value, int)
+    wrong = cell.model_copy(update={"value": cell.value + 1, "raw": str(cell.value + 1)})
+    misread = run_checks(report.with_cells({key: wrong}), doc.text)
+    d = review.Draft(cast(Any, None), misread, cast(Any, None), {}, doc.text)
+    ranked = d.fixes()
+    assert len(ranked) > 1 and not d.overrides(ranked[0])
+    assert [(c.key, c.proposed) for c in ranked[0].changes] == [(key, cell.value)]
+    assert all(d.overrides(f) for f in ranked[1:])
+
+
+def test_concurrent_submits_store_exactly_one_version(db_url: str) -> None:  # noqa: F811
+    task_id = hongze_task(db_url)
+    with session(db_url) as s:
+        task = review.claim(s, task_id, "ana")
+        review.edit(s, task, "ana", "review_litigation.review.total", "11", reason="维持10 + 纠正1")
+
+    def submit(_: int) -> str:
+        try:
+            with session(db_url) as s:
+                review.submit(s, review.task_or_404(s, task_id), "ana")
+            return "won"
+        except ReviewError as e:
+            return e.message
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(submit, range(4)))
+    assert outcomes.count("won") == 1, outcomes
+    with session(db_url) as s:
+        task = review.task_or_404(s, task_id)
+        versions = s.scalars(select(ReportVersion).where(ReportVersion.document_id == task.document_id)).all()
+        assert [v.origin for v in versions] == ["extractor", "review"]
+        assert [e.action for e in review.events(s, task)].count("submit") == 1
+
+
+def test_next_gives_each_concurrent_reviewer_a_different_task(db_url: str) -> None:  # noqa: F811
+    qa_all = Settings(review_qa_share=1)  # every report becomes a task
+    for path in sorted((SHARED / "reports").glob("*.txt")):
+        ingest(db_url, path, settings=qa_all)
+    with session(db_url) as s:
+        open_tasks = len(s.scalars(select(ReviewTask.id).where(ReviewTask.state == "open")).all())
+    assert open_tasks >= 6
+
+    def take(who: str) -> int | None:
+        with session(db_url) as s:
+            task = review.claim_next(s, who)
+            return None if task is None else task.id
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(take, [f"r{i}" for i in range(8)]))
+    claimed = [t for t in got if t is not None]
+    assert len(claimed) == min(8, open_tasks) and len(set(claimed)) == len(claimed), got

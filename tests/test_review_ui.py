@@ -126,7 +126,14 @@ def test_claim_fix_from_the_keyboard_submit_and_audit(site, browser_session) -> 
     assert page.evaluate("document.activeElement.dataset.key") == "review_litigation.review.total"
     page.keyboard.type("11")
     page.keyboard.press("Enter")
+    # the PDF prints 0 there (the agency's own error): changing a printed value needs a reason
+    page.wait_for_selector("#edit-error:has-text('changes a printed value')")
+    assert page.evaluate("document.activeElement.id") == "edit-reason"
+    page.keyboard.type("维持10 + 纠正1: the printed 总计 0 is the agency's slip")
+    page.keyboard.press("Enter")
     page.wait_for_selector("#checks .resolved li:has-text('T4.total[review] now passes')")
+    assert "G.override[review_litigation.review.total]" in page.locator("#checks ul.failing").inner_text()
+    assert "override" in (total.locator("xpath=..").get_attribute("class") or "")
     assert "T4.total[review] " not in page.locator("#checks ul.failing").inner_text()
     assert "bad" not in (total.locator("xpath=..").get_attribute("class") or "")
     assert "edited" in (total.locator("xpath=..").get_attribute("class") or "")
@@ -150,6 +157,10 @@ def test_claim_fix_from_the_keyboard_submit_and_audit(site, browser_session) -> 
         assert [(e.actor, e.cell_key, e.old, e.new) for e in edits] == [
             ("ana", "review_litigation.review.total", "0", "11")
         ]
+        assert "agency's slip" in (edits[0].reason or "")
+        stored = Report.model_validate(versions[-1].report)
+        assert "source_override" in stored.flat_cells()["review_litigation.review.total"].flags
+        assert any(c.id == "G.override" for c in stored.checks)  # grounding ran on the stored version
     report = httpx.get(f"{base}/documents/{task.document_id}/report").json()  # the API serves the new version
     assert report["review_litigation"]["review"]["total"]["value"] == 11
 

@@ -28,6 +28,8 @@
   const chars = Array.from(source.textContent); // code points: provenance offsets count code points
   const where = document.getElementById("where");
   const errorBox = document.getElementById("edit-error");
+  const reasonBox = document.getElementById("edit-reason");
+  let pending = null; // the edit or fix waiting for a reason: a value that departs from the printed one needs one
   const inputs = Array.from(document.querySelectorAll("#tables input[data-key]"));
   const byKey = new Map(inputs.map((i) => [i.dataset.key, i]));
 
@@ -91,10 +93,12 @@
     document.getElementById("audit").innerHTML = data.audit_html;
     const bad = new Set(data.bad);
     const edited = new Set(data.edited);
+    const overrides = new Set(data.overrides);
     for (const input of inputs) {
       const cell = input.parentElement;
       cell.classList.toggle("bad", bad.has(input.dataset.key));
       cell.classList.toggle("edited", edited.has(input.dataset.key));
+      cell.classList.toggle("override", overrides.has(input.dataset.key));
       const value = data.values[input.dataset.key];
       if (value !== undefined && document.activeElement !== input) input.value = value;
       if (value !== undefined) input.dataset.saved = value;
@@ -118,19 +122,55 @@
     const body = new FormData();
     body.set("key", input.dataset.key);
     body.set("value", input.value);
+    if (reasonBox && reasonBox.value.trim()) body.set("reason", reasonBox.value.trim());
     input.parentElement.classList.add("saving");
     try {
       refresh(await post(`/review/tasks/${taskId}/cells`, body));
       input.dataset.saved = input.value;
       input.classList.remove("invalid");
       showError("");
+      if (reasonBox) reasonBox.value = ""; // a reason belongs to one edit
+      pending = null;
       return true;
     } catch (err) {
       input.classList.add("invalid");
       showError(`${input.dataset.key}: ${err.message}`);
+      askReason(err.message, () => commit(input).then((ok) => ok && move(input, neighbour(input, 1))));
       return false;
     } finally {
       input.parentElement.classList.remove("saving");
+    }
+  }
+
+  function askReason(message, retry) {
+    // the server refuses a change of a printed value without a reason: type it, Enter sends the edit again
+    if (!reasonBox || !message.includes("give a reason")) return;
+    pending = retry;
+    reasonBox.focus();
+  }
+
+  if (reasonBox) {
+    reasonBox.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && pending) {
+        ev.preventDefault();
+        const retry = pending;
+        pending = null;
+        retry();
+      }
+    });
+  }
+
+  async function applyFix(index) {
+    const body = new FormData();
+    if (reasonBox && reasonBox.value.trim()) body.set("reason", reasonBox.value.trim());
+    try {
+      refresh(await post(`/review/tasks/${taskId}/fixes/${index}`, body));
+      showError("");
+      if (reasonBox) reasonBox.value = "";
+      pending = null;
+    } catch (err) {
+      showError(err.message);
+      askReason(err.message, () => applyFix(index));
     }
   }
 
@@ -185,12 +225,7 @@
   document.getElementById("checks").addEventListener("click", async (ev) => {
     const fix = ev.target.closest(".apply-fix");
     if (fix && mine) {
-      try {
-        refresh(await post(`/review/tasks/${taskId}/fixes/${fix.dataset.fix}`, new FormData()));
-        showError("");
-      } catch (err) {
-        showError(err.message);
-      }
+      await applyFix(fix.dataset.fix);
       return;
     }
     const item = ev.target.closest("li[data-keys]");
