@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from gouji.api import documents, errors, operations, review_ui
 from gouji.api.lru import ByteLRU
 from gouji.api.report_bodies import ReportBodies
+from gouji.api.token_cache import TokenCache
 from gouji.worker.settings import Settings
 
 PAGE_PICTURES_BYTES = 32 << 20  # rendered page pictures kept per process for the review UI
@@ -24,11 +25,13 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description="Government information-disclosure annual reports → validated, traceable data: upload, "
         "follow a batch, read reports (canonical JSON, cells, checks), re-run, export, health and metrics. "
-        "Writes need an API token with a role (`gouji token create`).",
+        "Every call but /healthz needs an API token with a role (`gouji token create`); reads are public only "
+        "when the deployment sets GOUJI_PUBLIC_READ.",
     )
     app.state.settings = settings
     app.state.report_bodies = ReportBodies(settings.database_url, settings.report_cache_mb << 20)
     app.state.page_pictures = ByteLRU(PAGE_PICTURES_BYTES)
+    app.state.tokens = TokenCache(settings.database_url)
     app.include_router(documents.router)
     app.include_router(operations.router)
     app.include_router(review_ui.router)

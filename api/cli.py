@@ -488,15 +488,57 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--name", required=True, help="Who or what uses the token.")
-@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="viewer reads; uploader uploads and reads; reviewer reviews and reads; admin does everything.",
+)
+@click.option("--expires-in", type=click.FloatRange(min=0, min_open=True), help="Days until the token stops working.")
 @with_settings()
-def token_create(name: str, role: str, settings: Settings) -> None:
+def token_create(name: str, role: str, expires_in: float | None, settings: Settings) -> None:
     """Create a token; it is printed once (only its hash is stored). Reviewers sign in to the review UI with it."""
+    from datetime import timedelta
+
     from gouji.worker.service.tokens import create_token
     from gouji.worker.store.db import session
 
     with session(settings.database_url) as s:
-        click.echo(create_token(s, name, role))
+        click.echo(create_token(s, name, role, timedelta(days=expires_in) if expires_in else None))
+
+
+@token.command("list")
+@with_settings()
+def token_list(settings: Settings) -> None:
+    """Every token: id, name, role, created, last used, expires, and whether it is revoked (never the token)."""
+    from gouji.worker.service.tokens import list_tokens, valid
+    from gouji.worker.store.db import session
+
+    def day(at: Any) -> str:
+        return "-" if at is None else f"{at:%Y-%m-%d %H:%M}"
+
+    with session(settings.database_url) as s:
+        click.echo(f"{'id':>4} {'name':20} {'role':9} {'created':16} {'last used':16} {'expires':16} state")
+        for t in list_tokens(s):
+            state = "revoked" if t.revoked else "active" if valid(t) else "expired"
+            click.echo(
+                f"{t.id:>4} {t.name:20} {t.role:9} {day(t.created_at):16} {day(t.last_used_at):16} "
+                f"{day(t.expires_at):16} {state}"
+            )
+
+
+@token.command("revoke")
+@click.argument("name_or_id")
+@with_settings()
+def token_revoke(name_or_id: str, settings: Settings) -> None:
+    """Revoke every active token named NAME_OR_ID (or the token with that id); the API stops accepting it
+    within seconds, and its review sessions end."""
+    from gouji.worker.service.tokens import revoke
+    from gouji.worker.store.db import session
+
+    with session(settings.database_url) as s:
+        for t in revoke(s, name_or_id):
+            click.echo(f"revoked token {t.id} ({t.name}, {t.role})")
 
 
 @main.command()

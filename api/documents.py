@@ -1,6 +1,6 @@
 """The JSON API of batches and documents: upload, follow a batch, read reports (canonical JSON, cells,
 checks, cross-year checks) and re-run. Writes need an API token with a role (`gouji token create`);
-reads are open. The API stores and submits; the service does the work, in-process or on workers."""
+reads need a token too (any role; GOUJI_PUBLIC_READ publishes them). The API stores and submits; the service does the work, in-process or on workers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gouji.api.deps import AppSettings, Db, role
+from gouji.api.deps import AppSettings, Db, Reader, role
 from gouji.api.uploads import unpack
 from gouji.schemas.report import Report
 from gouji.worker.service.pipeline import add_document, batch
@@ -104,7 +104,7 @@ def upload(
 
 
 @router.get("/batches/{name}", response_model=BatchOut)
-def batch_status(name: str, s: Db) -> BatchOut:
+def batch_status(name: str, s: Db, who: Reader) -> BatchOut:
     b = s.scalar(select(Batch).where(Batch.name == name))
     if b is None:
         raise HTTPException(404, f"no batch named {name!r}")
@@ -121,6 +121,7 @@ def batch_status(name: str, s: Db) -> BatchOut:
 @router.get("/documents", response_model=list[DocumentOut])
 def documents(
     s: Db,
+    who: Reader,
     state: str | None = None,
     agency: str | None = None,
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
@@ -138,7 +139,7 @@ def documents(
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut)
-def document(doc_id: DocId, s: Db) -> DocumentOut:
+def document(doc_id: DocId, s: Db, who: Reader) -> DocumentOut:
     return document_out(_document(s, doc_id))
 
 
@@ -146,7 +147,7 @@ def document(doc_id: DocId, s: Db) -> DocumentOut:
     "/documents/{doc_id}/report",
     responses={200: {"content": {"application/json": {}}, "description": "The canonical report (docs/spec.md §7)"}},
 )
-async def report(doc_id: DocId, request: Request, version: Version = None) -> Response:
+async def report(doc_id: DocId, request: Request, who: Reader, version: Version = None) -> Response:
     # The hottest read: async, so it skips the thread pool; its two indexed lookups take well under a
     # millisecond, which the event loop can afford (bench/service.py measures it).
     body = request.app.state.report_bodies.get(doc_id, version)
@@ -163,12 +164,12 @@ async def report(doc_id: DocId, request: Request, version: Version = None) -> Re
 
 
 @router.get("/documents/{doc_id}/cells")
-def cells(doc_id: DocId, s: Db, version: Version = None) -> dict[str, Any]:
+def cells(doc_id: DocId, s: Db, who: Reader, version: Version = None) -> dict[str, Any]:
     return Report.model_validate(_version(s, doc_id, version).report).cells_document()
 
 
 @router.get("/documents/{doc_id}/checks")
-def checks(doc_id: DocId, s: Db, version: Version = None) -> list[dict[str, Any]]:
+def checks(doc_id: DocId, s: Db, who: Reader, version: Version = None) -> list[dict[str, Any]]:
     v = _version(s, doc_id, version)
     return [
         {
@@ -186,7 +187,7 @@ def checks(doc_id: DocId, s: Db, version: Version = None) -> list[dict[str, Any]
 
 
 @router.get("/documents/{doc_id}/cross-year")
-def cross_year(doc_id: DocId, s: Db) -> list[dict[str, Any]]:
+def cross_year(doc_id: DocId, s: Db, who: Reader) -> list[dict[str, Any]]:
     """X.* checks against the agency's neighbouring years, where they are stored."""
     ids = [v.id for v in _document(s, doc_id).versions]
     rows = s.scalars(

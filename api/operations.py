@@ -1,4 +1,5 @@
-"""Operating the service over HTTP: health, exports, status lines and Prometheus metrics."""
+"""Operating the service over HTTP: health (open, for load balancers), exports, status lines and Prometheus
+metrics (which need a token that may read, like every other read)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select
 
-from gouji.api.deps import Db
+from gouji.api.deps import Db, Reader
 from gouji.worker.service.export import MEDIA_TYPES, export_bytes
 from gouji.worker.service.status import status_lines
 from gouji.worker.service.tasks import queue_depths
@@ -28,7 +29,7 @@ def healthz(s: Db) -> dict[str, str]:
 
 
 @router.get("/export.{fmt}", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
-def export(fmt: str, s: Db, batch: str | None = None) -> Response:
+def export(fmt: str, s: Db, who: Reader, batch: str | None = None) -> Response:
     chosen = next((f for f in FORMATS if f == fmt), None)
     if chosen is None:
         raise HTTPException(404, f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -40,12 +41,12 @@ def export(fmt: str, s: Db, batch: str | None = None) -> Response:
 
 
 @router.get("/status")
-def status(s: Db, batch: str | None = None) -> dict[str, list[str]]:
+def status(s: Db, who: Reader, batch: str | None = None) -> dict[str, list[str]]:
     return {"lines": status_lines(s, batch)}
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
+def metrics(request: Request, who: Reader) -> Response:
     registry = CollectorRegistry()
     registry.register(_Collector(request.app.state.settings))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import nh3
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -43,13 +43,14 @@ from gouji.worker.service import review
 from gouji.worker.service.accuracy import COLUMNS as ACCURACY_COLUMNS
 from gouji.worker.service.accuracy import accuracy
 from gouji.worker.service.routing import REASONS
-from gouji.worker.service.tokens import GRANTS, lookup
+from gouji.worker.service.tokens import GRANTS, lookup, valid
 from gouji.worker.settings import Settings
 from gouji.worker.store.models import ApiToken, Batch, BatchDocument, Document, ReviewTask, UiSession, now
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 COOKIE = "gouji_session"
+LOGIN_COOKIE = "gouji_login"
 SESSION_TTL = timedelta(hours=12)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -77,7 +78,7 @@ def _signed_in(request: Request, s: Session) -> Reviewer | None:
     if found is None or review.aware(found.expires_at) < now():
         return None
     token = s.get(ApiToken, found.token_id)
-    if token is None or token.revoked:
+    if token is None or not valid(token):
         return None
     return Reviewer(token.name, token.role, found.csrf)
 
@@ -99,7 +100,7 @@ async def csrf_checked(request: Request, who: Annotated[Reviewer, Depends(review
     sent = request.headers.get("x-csrf-token")
     if sent is None:
         sent = str((await request.form()).get("csrf", ""))
-    if not secrets.compare_digest(sent, who.csrf):
+    if not _same(sent, who.csrf):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page")
     return who
 
@@ -197,16 +198,51 @@ def home() -> RedirectResponse:
     return RedirectResponse("/review", 303)
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison of two secrets as sent (any text: a non-ASCII value is simply wrong)."""
+    return secrets.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+def _login_page(request: Request, next: str, msg: str | None = None, status: int = 200) -> HTMLResponse:
+    """The sign-in form with a fresh CSRF token, also set in a cookie that only this site's pages send
+    (SameSite=Strict): a form on another site cannot sign a browser in as someone else (login CSRF)."""
+    nonce = secrets.token_urlsafe(24)
+    target = next if next.startswith("/") and not next.startswith("//") else "/review"
+    response = page(request, "login.html", status, next=target, msg=msg, csrf=nonce)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=1800, httponly=True, samesite="strict", path="/login")
+    return response
+
+
+def _own_origin(request: Request) -> bool:
+    """A browser says where a form came from (Origin, else Referer); it must be this site."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return True  # not a browser form (curl, a script): the CSRF token alone decides
+    here = urlsplit(str(request.url))
+    there = urlsplit(claimed)
+    return (there.scheme, there.netloc) == (here.scheme, here.netloc)
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/review", msg: str | None = None) -> HTMLResponse:
-    return page(request, "login.html", next=next if next.startswith("/") else "/review", msg=msg)
+    return _login_page(request, next, msg)
 
 
 @router.post("/login")
-def login(request: Request, s: Db, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/review") -> Response:
+def login(
+    request: Request,
+    s: Db,
+    token: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/review",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not _own_origin(request):
+        return _login_page(request, next, "sign in from this site's own sign-in page", 403)
+    if not _same(request.cookies.get(LOGIN_COOKIE, ""), csrf) or not csrf:
+        return _login_page(request, next, "the sign-in form has expired: try again", 403)
     found = lookup(s, token.strip())
     if found is None:
-        return page(request, "login.html", 401, next=next, msg="unknown or revoked token")
+        return _login_page(request, next, "unknown, revoked or expired token", 401)
     sid = secrets.token_urlsafe(32)
     s.add(
         UiSession(id_hash=_hash(sid), token_id=found.id, csrf=secrets.token_urlsafe(24), expires_at=now() + SESSION_TTL)
@@ -214,6 +250,7 @@ def login(request: Request, s: Db, token: Annotated[str, Form()], next: Annotate
     s.commit()  # before the browser follows the redirect (the session dependency would commit after it)
     response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/review", 303)
     response.set_cookie(COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="strict")
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 

@@ -67,7 +67,9 @@ def main() -> None:
         tasks = [(t.id, d.file_name) for t, d in s.query(ReviewTask, Document).join(Document).order_by(ReviewTask.id)]
     render_server, render_client, edit_server, edit_client = [], [], [], []
     with serving(db) as base, httpx.Client(base_url=base, timeout=30) as c:
-        c.post("/login", data={"token": token})
+        form = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text)
+        assert form is not None
+        c.post("/login", data={"token": token, "csrf": form.group(1)})
         for task_id, _ in tasks:
             page = c.get(f"/review/tasks/{task_id}").text
             csrf = re.search(r'data-csrf="([^"]+)"', page)

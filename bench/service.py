@@ -39,6 +39,7 @@ from sqlalchemy import select
 
 from bench._corpus import write_result
 from gouji.worker.service.pipeline import add_document, batch, process
+from gouji.worker.service.tokens import create_token
 from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document
@@ -191,12 +192,13 @@ def api(db: str, clients: int, total: int) -> dict[str, Any]:
     with serving(db, workers=2) as base:
         with session(db) as s:
             ids = list(s.scalars(select(Document.id)))
+            auth = {"Authorization": f"Bearer {create_token(s, 'bench-reader', 'viewer')}"}  # reads need a token
         times: list[float] = []
 
         def client(k: int) -> list[float]:
             out = []
             rng = random.Random(k)
-            with httpx.Client(base_url=base, timeout=30) as c:
+            with httpx.Client(base_url=base, timeout=30, headers=auth) as c:
                 for _ in range(total // clients):
                     t0 = time.perf_counter()
                     r = c.get(f"/documents/{rng.choice(ids)}/report")
@@ -217,11 +219,11 @@ def api(db: str, clients: int, total: int) -> dict[str, Any]:
             "requests_per_s": len(times) / wall,
         }
         if shutil.which("wrk"):  # a C load generator takes far less of the 2 cores than 50 Python threads
-            result["wrk"] = [wrk(base, clients, max(ids), gzip) for gzip in (False, True)]
+            result["wrk"] = [wrk(base, clients, max(ids), gzip, auth) for gzip in (False, True)]
     return result
 
 
-def wrk(base: str, clients: int, max_id: int, gzip: bool) -> dict[str, Any]:
+def wrk(base: str, clients: int, max_id: int, gzip: bool, auth: dict[str, str]) -> dict[str, Any]:
     script = Path(tempfile.mkdtemp()) / "reports.lua"
     script.write_text(
         "math.randomseed(7)\nrequest = function()\n"
@@ -231,6 +233,7 @@ def wrk(base: str, clients: int, max_id: int, gzip: bool) -> dict[str, Any]:
     )
     out = subprocess.run(
         ["wrk", "-t2", f"-c{clients}", "-d10s", "--latency", "-s", str(script), base]
+        + [a for k, v in auth.items() for a in ("-H", f"{k}: {v}")]
         + (["-H", "Accept-Encoding: gzip"] if gzip else []),
         capture_output=True,
         text=True,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import subprocess
+import sys
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +19,7 @@ import pytest
 import uvicorn
 
 from gouji.api.app import create_app
+from gouji.api.token_cache import TokenCache
 from gouji.api.uploads import MAX_FILE_BYTES
 from gouji.worker.service.tokens import create_token
 from gouji.worker.settings import Settings
@@ -25,8 +30,10 @@ SEED = ROOT / "examples" / "reports" / "cq-scjgj-2020.txt"
 
 
 class Server:
-    def __init__(self, db_url: str, settings: Settings | None = None) -> None:
+    def __init__(self, db_url: str, settings: Settings | None = None, token_ttl_s: float | None = None) -> None:
         app = create_app((settings or Settings()).model_copy(update={"database_url": db_url}))
+        if token_ttl_s is not None:
+            app.state.tokens = TokenCache(db_url, ttl_s=token_ttl_s)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -47,7 +54,7 @@ class Server:
 def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     url = f"sqlite:///{tmp_path / 'api.db'}"
     with session(url) as s:
-        tokens = {role: create_token(s, role, role) for role in ("uploader", "reviewer", "admin")}
+        tokens = {role: create_token(s, role, role) for role in ("viewer", "uploader", "reviewer", "admin")}
     with Server(url) as base, httpx.Client(base_url=base, timeout=60) as client:
         yield client, tokens
 
@@ -75,6 +82,7 @@ def test_writes_need_a_token_with_the_right_role(api: tuple[httpx.Client, dict[s
 
 def test_upload_read_and_export(api: tuple[httpx.Client, dict[str, str]]) -> None:
     client, tokens = api
+    reader = httpx.Client(base_url=client.base_url, headers=auth(tokens["viewer"]), timeout=60)
     r = upload(
         client,
         tokens["uploader"],
@@ -84,43 +92,43 @@ def test_upload_read_and_export(api: tuple[httpx.Client, dict[str, str]]) -> Non
     assert r.status_code == 200, r.text
     docs = r.json()["accepted"]
     assert [d["state"] for d in docs] == ["accepted", "accepted"]
-    assert client.get("/batches/b").json() == {"name": "b", "documents": 2, "states": {"accepted": 2}}
+    assert reader.get("/batches/b").json() == {"name": "b", "documents": 2, "states": {"accepted": 2}}
     seed_id = docs[0]["id"]
-    report = client.get(f"/documents/{seed_id}/report").json()
+    report = reader.get(f"/documents/{seed_id}/report").json()
     assert report["applications"]["rows"]["new_received"]["cells"]["total"]["value"] == 165
-    cells = client.get(f"/documents/{seed_id}/cells").json()["cells"]
+    cells = reader.get(f"/documents/{seed_id}/cells").json()["cells"]
     assert cells["active_disclosure.art20_9.centralized_procurement.procurement_amount"]["value"] == "36521.44"
-    checks = client.get(f"/documents/{seed_id}/checks").json()
+    checks = reader.get(f"/documents/{seed_id}/checks").json()
     assert {"id": "N.received", "status": "fail", "lhs": "77", "rhs": "165"}.items() <= next(
         c for c in checks if c["id"] == "N.received"
     ).items()
-    assert client.get("/documents/999/report").status_code == 404
-    plain = client.get(f"/documents/{seed_id}/report", headers={"Accept-Encoding": "identity"})
-    zipped = client.get(f"/documents/{seed_id}/report", headers={"Accept-Encoding": "gzip"})
+    assert reader.get("/documents/999/report").status_code == 404
+    plain = reader.get(f"/documents/{seed_id}/report", headers={"Accept-Encoding": "identity"})
+    zipped = reader.get(f"/documents/{seed_id}/report", headers={"Accept-Encoding": "gzip"})
     assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
     assert zipped.json() == plain.json() == report and int(zipped.headers["content-length"]) < len(plain.content) / 4
     etag = plain.headers["etag"]
-    assert client.get(f"/documents/{seed_id}/report", headers={"If-None-Match": etag}).status_code == 304
-    assert client.get(f"/documents/{seed_id}/report", params={"version": 9}).status_code == 404
-    long_csv = client.get("/export.csv").content.decode("utf-8-sig").splitlines()
+    assert reader.get(f"/documents/{seed_id}/report", headers={"If-None-Match": etag}).status_code == 304
+    assert reader.get(f"/documents/{seed_id}/report", params={"version": 9}).status_code == 404
+    long_csv = reader.get("/export.csv").content.decode("utf-8-sig").splitlines()
     assert long_csv[0].startswith("document_id,file_name,agency") and len(long_csv) == 1 + 198 + 200
-    wide = client.get("/export.wide.csv", params={"batch": "b"}).content.decode("utf-8-sig").splitlines()
+    wide = reader.get("/export.wide.csv", params={"batch": "b"}).content.decode("utf-8-sig").splitlines()
     assert len(wide) == 3
     from openpyxl import load_workbook
 
-    ws = load_workbook(io.BytesIO(client.get("/export.xlsx").content)).active
+    ws = load_workbook(io.BytesIO(reader.get("/export.xlsx").content)).active
     assert ws is not None and ws.max_row == 3
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(client.get("/export.parquet").content))
+    table = pq.read_table(io.BytesIO(reader.get("/export.parquet").content))
     assert table.num_rows == 398 and "key" in table.column_names
-    lines = client.get("/export.jsonl").text.splitlines()
+    lines = reader.get("/export.jsonl").text.splitlines()
     assert [json.loads(x)["template_version"] for x in lines] == ["2019", "2021"]
-    assert client.get("/export.exe").status_code == 404
-    metrics = client.get("/metrics").text
+    assert reader.get("/export.exe").status_code == 404
+    metrics = reader.get("/metrics").text
     assert 'gouji_documents{state="accepted"} 2.0' in metrics and "gouji_review_backlog 0.0" in metrics
     assert 'gouji_stage_seconds_count{stage="extract"} 2.0' in metrics and 'stage="store"' in metrics
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok"}  # health and the API's description are open
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/batches/{name}/documents", "/documents/{doc_id}/report", "/export.{fmt}", "/metrics"} <= set(paths)
 
@@ -154,6 +162,45 @@ def test_zips_and_bad_inputs(api: tuple[httpx.Client, dict[str, str]]) -> None:
     assert "larger than" in problems["big.txt"]
     states = {d["file_name"]: d["state"] for d in body["accepted"]}
     assert states == {"good.zip/a/seed.txt": "accepted", "good.zip/empty.txt": "failed", "junk.txt": "failed"}
-    failed = client.get("/documents", params={"state": "failed"}).json()
+    failed = client.get("/documents", params={"state": "failed"}, headers=auth(tokens["viewer"])).json()
     assert {d["file_name"] for d in failed} == {"good.zip/empty.txt", "junk.txt"}
     assert all(d["error"] for d in failed)
+
+
+def test_reads_are_private_by_default(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'private.db'}"
+    with session(url) as s:
+        viewer = create_token(s, "analyst", "viewer")
+        uploader = create_token(s, "loader", "uploader")
+        expired = create_token(s, "old", "viewer", expires_in=timedelta(seconds=-1))
+    reads = ["/documents", "/documents/1/report", "/documents/1/cells", "/export.csv", "/metrics", "/status"]
+    with Server(url, token_ttl_s=0) as base, httpx.Client(base_url=base, timeout=60) as c:
+        assert upload(c, uploader, ("seed.txt", SEED.read_bytes())).status_code == 200
+        for path in reads:
+            assert c.get(path).status_code == 401, path
+            assert c.get(path, headers=auth(expired)).status_code == 401, path
+            assert c.get(path, headers=auth(viewer)).status_code == 200, path
+        assert upload(c, viewer, ("x.txt", b"x")).status_code == 403  # a viewer only reads
+        assert c.get("/healthz").status_code == 200
+        r = subprocess.run(
+            [sys.executable, "-m", "gouji.api.cli", "token", "revoke", "analyst", "--db", url],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        assert c.get("/documents", headers=auth(viewer)).status_code == 401  # revoked: at once, with no cache
+        listed = subprocess.run(
+            [sys.executable, "-m", "gouji.api.cli", "token", "list", "--db", url],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        ).stdout
+        assert "analyst" in listed and "revoked" in listed and "loader" in listed
+        assert re.search(r"loader\s+uploader\s+\S+ \S+\s+\d{4}-\d\d-\d\d", listed), listed  # its last use is shown
+        assert re.search(r"old .* expired$", listed, re.M), listed
+    with Server(url, Settings(public_read=True)) as base, httpx.Client(base_url=base, timeout=60) as c:
+        assert c.get("/documents/1/report").status_code == 200  # published read-only
+        assert upload(c, None, ("x.txt", b"x")).status_code == 401  # writes still need a token

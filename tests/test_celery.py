@@ -298,7 +298,7 @@ def test_upload_workers_store_export_every_corpus_file(redis: Redis, pg_url: str
     worker = start_worker(env, tmp_path / "worker.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=60) as client:
+        with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
             for _ in range(100):
                 try:
                     client.get("/healthz")
@@ -308,7 +308,6 @@ def test_upload_workers_store_export_every_corpus_file(redis: Redis, pg_url: str
             files = [*corpus_reports(), *sorted((SHARED / "not_reports").iterdir())]
             r = client.post(
                 "/batches/corpus/documents",
-                headers={"Authorization": f"Bearer {token}"},
                 files=[("files", (p.name, p.read_bytes())) for p in files],
             )
             assert r.status_code == 200, r.text

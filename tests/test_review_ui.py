@@ -161,7 +161,8 @@ def test_claim_fix_from_the_keyboard_submit_and_audit(site, browser_session) -> 
         stored = Report.model_validate(versions[-1].report)
         assert "source_override" in stored.flat_cells()["review_litigation.review.total"].flags
         assert any(c.id == "G.override" for c in stored.checks)  # grounding ran on the stored version
-    report = httpx.get(f"{base}/documents/{task.document_id}/report").json()  # the API serves the new version
+    reader = {"Authorization": f"Bearer {tokens['ana']}"}  # a reviewer may read through the API too
+    report = httpx.get(f"{base}/documents/{task.document_id}/report", headers=reader).json()  # the new version
     assert report["review_litigation"]["review"]["total"]["value"] == 11
 
 
@@ -228,7 +229,11 @@ def test_hongze_confirmed_as_published_and_exported_with_its_anomaly(site, brows
     page.uncheck("input[name=then]")
     page.click("#confirm")
     page.wait_for_url(re.compile(r"/review\?msg="))
-    wide = httpx.get(f"{base}/export.wide.csv").content.decode("utf-8-sig").splitlines()
+    wide = (
+        httpx.get(f"{base}/export.wide.csv", headers={"Authorization": f"Bearer {tokens['ana']}"})
+        .content.decode("utf-8-sig")
+        .splitlines()
+    )
     header = wide[0].split(",")
     row = dict(zip(header, next(r for r in wide[1:] if "hongze-2023" in r).split(","), strict=False))
     assert row["origin"] == "confirmed" and "T4.total[review]" in row["source_anomalies"]
@@ -237,18 +242,28 @@ def test_hongze_confirmed_as_published_and_exported_with_its_anomaly(site, brows
     assert "review_litigation.review.total" in page.locator("table.acc").first.inner_text()
 
 
+def login(c: httpx.Client, token: str, **headers: str) -> httpx.Response:
+    """Sign in as a browser does: the form first (its CSRF token and cookie), then the post."""
+    found = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text)
+    assert found is not None
+    return c.post("/login", data={"token": token, "csrf": found.group(1)}, headers=headers)
+
+
 def test_roles_sessions_and_csrf(site) -> None:  # type: ignore[no-untyped-def]
     base, url, tokens = site
     task_id = task_of(url, "hongze-2023.txt")
     with httpx.Client(base_url=base, follow_redirects=False) as c:
         assert c.get("/review").status_code == 303  # to the login page
-        assert c.post("/login", data={"token": "gj_wrong"}).status_code == 401
-        assert c.post("/login", data={"token": tokens["up"]}).status_code == 303
+        assert login(c, "gj_wrong").status_code == 401
+        assert c.post("/login", data={"token": tokens["ana"]}).status_code == 403  # no login CSRF token
+        assert login(c, tokens["ana"], origin="http://evil.example").status_code == 403  # another site's form
+        assert login(c, tokens["up"]).status_code == 303
         assert c.get("/review").status_code == 403  # an uploader may not review
     with httpx.Client(base_url=base, follow_redirects=False) as c:
-        c.post("/login", data={"token": tokens["ana"]})
+        login(c, tokens["ana"])
         assert c.post(f"/review/tasks/{task_id}/claim").status_code == 403  # no CSRF token
         assert c.post(f"/review/tasks/{task_id}/claim", data={"csrf": "forged"}).status_code == 403
+        assert c.post(f"/review/tasks/{task_id}/claim", data={"csrf": "伪造"}).status_code == 403  # not a 500
         page = c.get(f"/review/tasks/{task_id}").text
         csrf = re.search(r'data-csrf="([^"]+)"', page)
         assert csrf is not None
@@ -321,3 +336,33 @@ def test_a_pdf_task_shows_the_page_with_the_cells_box(tmp_path: Path, browser_se
         page.screenshot(path=str(ARTIFACTS / "review-task-pdf.png"))
         png = httpx.get(f"{base}/review/tasks/{task_id}/pages/1.png")
         assert png.status_code in (303, 401)  # page pictures need a signed-in reviewer too
+
+
+def test_a_form_on_another_site_cannot_sign_the_browser_in(site, browser_session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Login CSRF: a page elsewhere auto-submits the attacker's token to /login; the browser must not end
+    up signed in as the attacker's reviewer (the form's Origin is not this site, and it lacks the token)."""
+    import functools
+    import http.server
+    import threading
+
+    base, url, tokens = site
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "index.html").write_text(
+        f'<form id="f" method="post" action="{base}/login"><input name="token" value="{tokens["bo"]}">'
+        '<input name="csrf" value="guess"></form><script>document.getElementById("f").submit()</script>',
+        encoding="utf-8",
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(evil))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser_session("victim")
+        page.goto(base + "/login")  # the victim has visited the site before: its sign-in cookie exists
+        with page.expect_navigation(url=re.compile(re.escape(base) + "/login")):
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        assert "this site's own sign-in page" in page.locator("body").inner_text()
+        page.goto(base + "/review")
+        assert "/login" in page.url  # not signed in as anyone
+    finally:
+        server.shutdown()

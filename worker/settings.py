@@ -65,6 +65,12 @@ class Settings(BaseModel):
         description="`gouji worker --beat`: a request pending this many seconds is sent again.",
         json_schema_extra=_group("service"),
     )
+    public_read: bool = Field(
+        False,
+        description="API: serve reports, exports and metrics without a token (publish read-only); writes "
+        "always need one.",
+        json_schema_extra=_group("service"),
+    )
     report_cache_mb: int = Field(
         64,
         ge=0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ROLES = ("uploader", "reviewer", "admin")
+ROLES = ("viewer", "uploader", "reviewer", "admin")
 Format = Literal["csv", "wide.csv", "xlsx", "parquet", "jsonl"]
 FORMATS: tuple[Format, ...] = ("csv", "wide.csv", "xlsx", "parquet", "jsonl")
 QUEUES = ("cpu", "llm", "db")

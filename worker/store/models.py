@@ -64,6 +64,9 @@ class Document(Base):
     text: Mapped[str | None] = mapped_column(Text)
     pages: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     wants_llm: Mapped[bool] = mapped_column(default=False)
+    # Times a worker started processing this document; counted before the work, committed at once, so a
+    # document that kills its worker (out of memory, a hard time limit) is noticed on redelivery.
+    deliveries: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
     versions: Mapped[list[ReportVersion]] = relationship(back_populates="document", order_by="ReportVersion.version_no")
@@ -183,10 +186,12 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(20))  # uploader | reviewer | admin
+    role: Mapped[str] = mapped_column(String(20))  # viewer | uploader | reviewer | admin
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
 
 class UiSession(Base):
