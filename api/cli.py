@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -84,6 +85,16 @@ def with_settings(broker: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+def masked(url: str) -> str:
+    """A URL as it may be printed: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _progress(files: Sequence[Path], label: str) -> AbstractContextManager[Iterable[Path]]:
     """A progress bar on a terminal when many files are given; plain iteration otherwise (clean logs)."""
     if len(files) > 3 and sys.stderr.isatty():
@@ -136,7 +147,15 @@ def _write_atomic(target: Path, payload: str | bytes) -> None:
 def extract(
     files: Sequence[Path], out_dir: Path, fmt: Literal["canonical", "cells"], verbose: bool, use_llm: bool
 ) -> None:
-    """Extract FILES (text, markdown, HTML, PDF, Word, scans) into DIR/<name>.json, one line per file."""
+    """Extract FILES into DIR/<name>.json, one line per file.
+
+    \b
+    Inputs (the kind is sniffed from the content, not the name):
+      .txt .md .html/.htm/.shtml  text, markdown and web pages, any encoding (UTF-8, GBK/GB18030, UTF-16)
+      .pdf                        text-layer PDFs; scanned PDFs through offline OCR
+      .png .jpg .tif .bmp .webp   page images and photos, through offline OCR (multi-page TIFF too)
+      .docx                       Word; .doc .wps .rtf through LibreOffice when it is installed
+    """
     import json
 
     from gouji.api.report_lines import details, summary, unread
@@ -249,6 +268,12 @@ def compare(prev_file: Path, cur_file: Path, out_file: Path | None) -> None:
     }
     failed = notable_failures(results)
     click.echo(f"{prev_file.name} → {cur_file.name}: {len(results)} cross-year checks, {len(failed)} failed")
+    years = (prev.report.report_year, cur.report.report_year)
+    if None not in years and years[1] != (years[0] or 0) + 1:
+        click.echo(
+            f"    note: the years are not consecutive ({years[0]} → {years[1]}): the carry-over checks compare "
+            "a year's end with the next year's start and mean little across a gap"
+        )
     for c in failed:
         click.echo("    " + describe(c))
     if prev.report.agency and cur.report.agency and prev.report.agency != cur.report.agency:
@@ -368,7 +393,7 @@ def ingest(paths: Sequence[Path], batch_name: str | None, use_llm: bool, wait: f
         elif o.state != QUEUED and len(outcomes) <= 50:  # per-file lines for a handful; big batches: the summary
             _say(f"{o.file_name}: {o.state}" + (f" ({o.detail})" if o.detail else ""))
     if queued:
-        _say(f"queued {len(queued)} document(s) for the workers on {settings.broker_url}")
+        _say(f"queued {len(queued)} document(s) for the workers on {masked(settings.broker_url or '')}")
         states = _wait_for(db_url, queued, wait) if wait > 0 else {}
         outcomes = [o for o in outcomes if o.state != QUEUED]
         outcomes += [Outcome("", i, states.get(i, QUEUED)) for i in queued]
@@ -377,7 +402,7 @@ def ingest(paths: Sequence[Path], batch_name: str | None, use_llm: bool, wait: f
         f"batch {name}: {len(outcomes)} file(s): "
         + ", ".join(f"{n} {st}" for st, n in counts.items() if n or st != QUEUED)
     )
-    _say(f"database: {db_url}")
+    _say(f"database: {masked(db_url)}")
     _say(f"  gouji status --batch {name}      documents per state, review tasks, failures")
     _say(f"  gouji export csv --batch {name} -o cells.csv   every cell with its source span (also xlsx, parquet, …)")
     _say("  gouji serve                      the API and the review queue at http://127.0.0.1:8000/")
@@ -461,8 +486,9 @@ def status(batch_name: str | None, settings: Settings) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Server processes.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request to stderr.")
 @with_settings()
-def serve(host: str, port: int, workers: int, settings: Settings) -> None:
+def serve(host: str, port: int, workers: int, access_log: bool, settings: Settings) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the review UI (http://HOST:PORT/, sign in with a reviewer
     token) on the database; uploads run in-process unless a broker is set."""
     import os
@@ -473,12 +499,34 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
     from gouji.worker.store.db import upgrade
 
     upgrade(settings.database_url)  # once, before any server process starts
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"gouji serve: http://{shown}:{port}/  (review queue /review, API docs /docs; database "
+        f"{masked(settings.database_url)}; reads {'public' if settings.public_read else 'need a token'})",
+        err=True,
+    )
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "access_log": access_log}
+    if access_log:  # uvicorn logs requests at INFO; its other chatter stays at WARNING (levels set per logger)
+        options |= {"log_config": _log_config(), "log_level": None}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), **options)
         return
     # Several processes need an import string; each builds its app from the same environment.
     os.environ["GOUJI_DATABASE_URL"] = settings.database_url
-    uvicorn.run("gouji.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    uvicorn.run("gouji.api.app:app_from_env", factory=True, workers=workers, **options)
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging with the access log at INFO on stderr and everything else at WARNING."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": {k: dict(v) for k, v in LOGGING_CONFIG["loggers"].items()}}
+    config["loggers"]["uvicorn"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO"
+    config["handlers"] = {k: dict(v) for k, v in config["handlers"].items()}
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
 
 
 @main.group()

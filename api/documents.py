@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gouji.api.deps import AppSettings, Db, Reader, role
-from gouji.api.uploads import unpack
+from gouji.api.uploads import Refused, name_problem, unpack
 from gouji.schemas.report import Report
 from gouji.worker.service.pipeline import add_document, batch
 from gouji.worker.service.submit import submit
@@ -82,29 +82,51 @@ def _version(s: Session, doc_id: int, version: int | None) -> ReportVersion:
     return found
 
 
+def _batch_name(name: str) -> str:
+    """A batch name that fits the database and is printable: anything else is the client's error (422)."""
+    problem = "name longer than 200 characters" if len(name) > 200 else name_problem(name)
+    if problem is not None:
+        raise HTTPException(422, f"batch {problem}")
+    return name
+
+
+BatchName = Annotated[str, PathParam(min_length=1, max_length=1000)]
+
+
 @router.post("/batches/{name}/documents", response_model=UploadOut)
 def upload(
-    name: str,
+    name: BatchName,
     s: Db,
     settings: AppSettings,
     files: Annotated[list[UploadFile], File()],
     who: str = role("upload"),
     llm: bool = False,
 ) -> UploadOut:
+    """Store each file (or each file inside a zip) and process it; every file is stored or named in
+    `rejected` with its problem, and one file's failure never costs the others."""
     cfg = settings.llm_config(llm)
-    entries, rejected = unpack(files)
-    b = batch(s, name)
-    accepted = []
-    for file_name, data in entries:
-        doc, _ = add_document(s, data, file_name, b)
-        submit(s, settings, doc, cfg)
-        s.commit()
+    b = batch(s, _batch_name(name))
+    s.commit()
+    accepted: list[DocumentOut] = []
+    rejected: list[dict[str, str]] = []
+    for item in unpack(files):
+        if isinstance(item, Refused):
+            rejected.append({"file": item.name, "problem": item.problem})
+            continue
+        try:
+            doc, _ = add_document(s, item.data, item.name, b)
+            submit(s, settings, doc, cfg)
+            s.commit()
+        except Exception as e:  # stored files stay stored; this one is named with what went wrong
+            s.rollback()
+            rejected.append({"file": item.name, "problem": f"could not be stored: {type(e).__name__}: {e}"})
+            continue
         accepted.append(document_out(doc))
     return UploadOut(batch=name, accepted=accepted, rejected=rejected)
 
 
 @router.get("/batches/{name}", response_model=BatchOut)
-def batch_status(name: str, s: Db, who: Reader) -> BatchOut:
+def batch_status(name: BatchName, s: Db, who: Reader) -> BatchOut:
     b = s.scalar(select(Batch).where(Batch.name == name))
     if b is None:
         raise HTTPException(404, f"no batch named {name!r}")

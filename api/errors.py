@@ -1,13 +1,20 @@
-"""Which HTTP status each of gouji's errors becomes: decided here, and only here.
+"""Which HTTP status each error becomes: decided here, and only here.
 
 The service layer raises errors by kind (worker/errors.py); a face chooses how to say them. These
 handlers answer JSON `{"detail": …}` like FastAPI's own HTTPException, so clients see one error shape.
+Bad input never becomes a 500: a value the database cannot hold (a NUL character, an over-long name) is
+the client's error, and a NUL or control character anywhere in the URL is refused before any route runs.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+import unicodedata
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from gouji.worker.errors import ConfigError, Conflict, GoujiError, InputError, Invalid, LLMError, NotFound
 
@@ -30,5 +37,24 @@ async def _answer(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=status_of(exc))
 
 
+async def _does_not_fit(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+    return JSONResponse({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
+
+
+def _control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+async def _clean_url(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    raw = unquote(request.url.path) + unquote(request.url.query)
+    if _control_characters(raw):
+        return JSONResponse({"detail": "the URL contains a NUL or control character"}, status_code=400)
+    return await call_next(request)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(GoujiError, _answer)
+    app.add_exception_handler(DataError, _does_not_fit)
+    app.middleware("http")(_clean_url)

@@ -4,6 +4,7 @@ metrics (which need a token that may read, like every other read)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,10 +35,20 @@ def export(fmt: str, s: Db, who: Reader, batch: str | None = None) -> Response:
     if chosen is None:
         raise HTTPException(404, f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
     data = export_bytes(s, chosen, batch)
-    name = f"gouji{'-' + batch if batch else ''}.{fmt}"
     return Response(
-        data, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        data,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": attachment(f"gouji-{batch}" if batch else "gouji", fmt)},
     )
+
+
+def attachment(stem: str, suffix: str) -> str:
+    """A Content-Disposition header for any name (RFC 6266 / RFC 5987): an ASCII fallback with every other
+    character replaced, and the exact UTF-8 name percent-encoded, so a Chinese batch name or a quote, CR or
+    LF in it can neither break the header nor the response."""
+    name = f"{stem}.{suffix}"
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.get("/status")

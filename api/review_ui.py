@@ -106,6 +106,7 @@ async def csrf_checked(request: Request, who: Annotated[Reviewer, Depends(review
 
 
 Who = Annotated[Reviewer, Depends(reviewer)]
+TaskId = Annotated[int, PathParam(ge=1, le=2**62)]  # a bigger number is no task, and must not reach the database
 Writer = Annotated[Reviewer, Depends(csrf_checked)]
 
 
@@ -318,7 +319,7 @@ def queue(
 
 @router.post("/review/next")
 def next_task(
-    s: Db, settings: AppSettings, who: Writer, after: Annotated[int | None, Form()] = None
+    s: Db, settings: AppSettings, who: Writer, after: Annotated[int | None, Form(ge=1, le=2**62)] = None
 ) -> RedirectResponse:
     task = review.claim_next(s, who.name, exclude=after, lease=_lease(settings))
     if task is None:
@@ -329,7 +330,7 @@ def next_task(
 
 @router.get("/review/tasks/{task_id}")
 def task_page(
-    request: Request, s: Db, settings: AppSettings, who: Who, task_id: int, msg: str | None = None
+    request: Request, s: Db, settings: AppSettings, who: Who, task_id: TaskId, msg: str | None = None
 ) -> HTMLResponse:
     started = time.perf_counter()
     task = review.task_or_404(s, task_id)
@@ -364,7 +365,7 @@ def task_page(
 
 @router.get("/review/tasks/{task_id}/pages/{page}.png")
 def page_png(
-    request: Request, s: Db, who: Who, task_id: int, page: Annotated[int, PathParam(ge=1, le=10_000)]
+    request: Request, s: Db, who: Who, task_id: TaskId, page: Annotated[int, PathParam(ge=1, le=10_000)]
 ) -> Response:
     doc = review.document_of(s, review.task_or_404(s, task_id))
     try:
@@ -375,7 +376,7 @@ def page_png(
 
 
 @router.post("/review/tasks/{task_id}/claim")
-def claim(s: Db, settings: AppSettings, who: Writer, task_id: int) -> RedirectResponse:
+def claim(s: Db, settings: AppSettings, who: Writer, task_id: TaskId) -> RedirectResponse:
     try:
         review.claim(s, task_id, who.name, _lease(settings))
     except ReviewError as e:
@@ -389,7 +390,7 @@ def edit_cell(
     s: Db,
     settings: AppSettings,
     who: Writer,
-    task_id: int,
+    task_id: TaskId,
     key: Annotated[str, Form()],
     value: Annotated[str, Form()] = "",
     reason: Annotated[str | None, Form()] = None,
@@ -407,8 +408,8 @@ def apply_fix(
     s: Db,
     settings: AppSettings,
     who: Writer,
-    task_id: int,
-    index: int,
+    task_id: TaskId,
+    index: Annotated[int, PathParam(ge=0, le=1000)],
     reason: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
     d = review.apply_fix(s, review.task_or_404(s, task_id), who.name, index, reason, _lease(settings))
@@ -422,7 +423,7 @@ def close(
     s: Db,
     settings: AppSettings,
     who: Writer,
-    task_id: int,
+    task_id: TaskId,
     action: str,
     note: Annotated[str | None, Form()] = None,
     then: Annotated[str, Form()] = "queue",

@@ -169,7 +169,19 @@ def serving(db: str, workers: int = 1) -> Iterator[str]:
     """`gouji serve` on `db` in its own process, ready; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gouji.api.cli", "serve", "--port", str(port), "--db", db, "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "gouji.api.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            db,
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -345,7 +345,7 @@ def test_a_form_on_another_site_cannot_sign_the_browser_in(site, browser_session
     import http.server
     import threading
 
-    base, url, tokens = site
+    base, _, tokens = site
     evil = tmp_path / "evil"
     evil.mkdir()
     (evil / "index.html").write_text(

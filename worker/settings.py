@@ -53,6 +53,30 @@ class Settings(BaseModel):
         description="Seconds before Redis hands an unacknowledged task to another worker; above the longest task.",
         json_schema_extra=_group("service"),
     )
+    task_time_limit: float = Field(
+        600,
+        gt=0,
+        description="Seconds a worker may spend on one document without the LLM (then it is a dead letter).",
+        json_schema_extra=_group("service"),
+    )
+    llm_task_time_limit: float = Field(
+        1800,
+        gt=0,
+        description="Seconds a worker may spend on one document on the LLM path.",
+        json_schema_extra=_group("service"),
+    )
+    worker_max_memory_mb: int = Field(
+        2048,
+        ge=0,
+        description="A worker process that has grown past this is replaced after its task (0: never).",
+        json_schema_extra=_group("service"),
+    )
+    max_deliveries: int = Field(
+        3,
+        ge=1,
+        description="A document whose processing killed its worker this many times in a row is a dead letter.",
+        json_schema_extra=_group("service"),
+    )
     requeue_every: float = Field(
         300,
         gt=0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,19 @@ META_COLUMNS = (
     "origin",
     "source_anomalies",
 )
+
+
+# A spreadsheet runs a text cell that starts like a formula (=, +, -, @, or a tab/CR that hides one): a file
+# name such as "=HYPERLINK(…)" must open as the text it is. Numbers (a signed change count) stay numbers.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """`value` as a spreadsheet cell that cannot run: text that starts like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,7 @@ def export_bytes(s: Session, fmt: Format, batch_name: str | None = None) -> byte
         ws = wb.create_sheet("reports")
         ws.append(columns)
         for r in rows:
-            ws.append([r.get(c) for c in columns])
+            ws.append([spreadsheet_safe(r.get(c)) for c in columns])
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()
@@ -185,5 +199,5 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese CSV correctly

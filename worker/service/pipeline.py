@@ -54,11 +54,16 @@ class Outcome:
 
 
 def batch(s: Session, name: str) -> Batch:
+    """The batch called `name`, created if new; concurrent first uploads to one new name make one batch."""
     found = s.scalar(select(Batch).where(Batch.name == name))
     if found is None:
-        found = Batch(name=name)
-        s.add(found)
-        s.flush()
+        try:
+            with s.begin_nested():  # another request may create the same name between our select and insert
+                found = Batch(name=name)
+                s.add(found)
+        except IntegrityError:
+            found = s.scalar(select(Batch).where(Batch.name == name))
+            assert found is not None
     return found
 
 
@@ -117,6 +122,8 @@ def process(s: Session, doc: Document, settings: Settings, llm: LLMConfig | None
         normalised = read_bytes(doc.content, doc.file_name, settings.read_options())
     except InputError as e:
         return _fail(s, doc, run, "read", e.problem, None)
+    except Exception as e:  # a reader's bug on one file is that file's dead letter, never a lost batch
+        return _fail(s, doc, run, "read", describe(e), traceback.format_exc())
     doc.media_type = normalised.media_type
     doc.text = normalised.text
     doc.pages = [asdict(p) for p in normalised.pages] or None
@@ -124,7 +131,7 @@ def process(s: Session, doc: Document, settings: Settings, llm: LLMConfig | None
     try:
         report = read_report(normalised, llm, lap=lap)
     except Exception as e:  # a crash on one document is a dead letter, never a lost batch
-        return _fail(s, doc, run, "extract", f"{type(e).__name__}: {e}", traceback.format_exc())
+        return _fail(s, doc, run, "extract", describe(e), traceback.format_exc())
     doc.agency, doc.report_year = report.report.agency, report.report.report_year
     doc.template_version = report.template_version
     version = store_version(s, doc, run, report, "extractor")
@@ -162,6 +169,12 @@ def process(s: Session, doc: Document, settings: Settings, llm: LLMConfig | None
     if report.refused is not None:
         notes = [doc.error or "refused"]
     return Outcome(doc.file_name, doc.id, doc.state, new_version=True, detail="; ".join(notes) or None)
+
+
+def describe(e: BaseException) -> str:
+    """An unexpected error in one line: its kind, and its message when it has one."""
+    text = str(e)
+    return type(e).__name__ if text in ("", f"{type(e).__name__}()") else f"{type(e).__name__}: {text}"
 
 
 def _fail(s: Session, doc: Document, run: ExtractionRun, stage: str, error: str, tb: str | None) -> Outcome:

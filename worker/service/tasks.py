@@ -50,6 +50,9 @@ def configure(settings: Settings) -> Celery:
         return app
     app.conf.update(
         broker_url=settings.broker_url or "redis://127.0.0.1:6379/0",
+        # A child that grew past this (a huge page, a leak) is replaced after its task; one that is killed
+        # outright (the kernel's OOM killer, the hard time limit) is caught by the delivery counter below.
+        worker_max_memory_per_child=settings.worker_max_memory_mb * 1024 or None,
         # The longest task (an LLM-read report with repairs) stays far below this; tests lower it to see a
         # killed worker's tasks come back quickly.
         broker_transport_options={"visibility_timeout": settings.visibility_timeout},
@@ -82,11 +85,27 @@ def process_task(self: Any, document_id: int, use_llm: bool = False, db_url: str
     except GoujiError as e:
         _dead_letter(url, document_id, e, 1)
         return "failed"
+    started = _delivered(url, document_id)
+    if started is None:
+        return "missing"
+    if started > settings.max_deliveries:
+        limit = settings.llm_task_time_limit if use_llm else settings.task_time_limit
+        _dead_letter(
+            url,
+            document_id,
+            Poisoned(
+                f"processing this document stopped its worker {started - 1} times in a row (out of memory, or "
+                f"over the {limit:.0f} s time limit); it is not tried again"
+            ),
+            started,
+        )
+        return "failed"
     try:
         with session(url) as s:
             doc = s.get(Document, document_id)
             if doc is None:
                 return "missing"
+            doc.deliveries = 0  # this run ends here, whatever its outcome: no kill to count
             return process(s, doc, settings, cfg).state
     except (OperationalError, IntegrityError, LLMError) as e:  # IntegrityError: a concurrent insert won a key
         if isinstance(e, LLMError) and e.kind not in RETRYABLE:
@@ -96,10 +115,33 @@ def process_task(self: Any, document_id: int, use_llm: bool = False, db_url: str
             _dead_letter(url, document_id, e, self.request.retries + 1)
             raise
         backoff = min(2**self.request.retries, 60) * (0.5 + random.random())  # exponential, with jitter
+        _settled(url, document_id)  # a handled failure, not a kill: the retry starts the count afresh
         raise self.retry(exc=e, countdown=backoff) from e
     except Exception as e:  # anything else: a dead letter, never a document silently left behind
         _dead_letter(url, document_id, e, self.request.retries + 1)
         raise
+
+
+class Poisoned(GoujiError):
+    """A document that kills the worker processing it: recorded as a dead letter instead of tried forever."""
+
+
+def _delivered(url: str, document_id: int) -> int | None:
+    """Count this start of work on the document, committed before the work (a worker killed during it
+    leaves the count behind); the count after this start, or None when the document is gone."""
+    with session(url) as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            return None
+        doc.deliveries += 1
+        return doc.deliveries
+
+
+def _settled(url: str, document_id: int) -> None:
+    with session(url) as s:
+        doc = s.get(Document, document_id)
+        if doc is not None:
+            doc.deliveries = 0
 
 
 def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) -> None:
@@ -115,12 +157,20 @@ def _dead_letter(url: str, document_id: int, e: BaseException, attempts: int) ->
             )
         )
         if doc is not None:
-            doc.state, doc.error, doc.pending_since = "failed", f"process: {e}", None
+            doc.state, doc.error, doc.pending_since, doc.deliveries = "failed", f"process: {e}", None, 0
 
 
 def enqueue(settings: Settings, document_id: int, use_llm: bool) -> None:
+    """Send the document to its queue with its time limit: past the soft limit the task stops with an error
+    (a dead letter); a minute later the hard limit kills the child, which the delivery counter notices."""
     configure(settings)
-    process_task.apply_async(args=[document_id, use_llm, settings.database_url], queue="llm" if use_llm else "cpu")
+    limit = settings.llm_task_time_limit if use_llm else settings.task_time_limit
+    process_task.apply_async(
+        args=[document_id, use_llm, settings.database_url],
+        queue="llm" if use_llm else "cpu",
+        soft_time_limit=limit,
+        time_limit=limit + 60,
+    )
 
 
 def requeue(settings: Settings, older_than: float) -> list[int]:
