@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gouji.api.deps import AppSettings, Db, Reader, role
+from gouji.api.errors import documented
 from gouji.api.uploads import Refused, name_problem, unpack
 from gouji.schemas.report import Report
 from gouji.worker.service.pipeline import add_document, batch
@@ -20,7 +21,7 @@ from gouji.worker.service.submit import submit
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Batch, BatchDocument, CheckRow, CrossYearCheck, Document, ReportVersion
 
-router = APIRouter()
+router = APIRouter(responses=documented(401, 403, 404, 422))
 
 
 class DocumentOut(BaseModel):
@@ -167,7 +168,10 @@ def document(doc_id: DocId, s: Db, who: Reader) -> DocumentOut:
 
 @router.get(
     "/documents/{doc_id}/report",
-    responses={200: {"content": {"application/json": {}}, "description": "The canonical report (docs/spec.md §7)"}},
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The canonical report (docs/spec.md §7)"},
+        304: {"description": "not modified since the ETag sent in If-None-Match"},
+    },
 )
 async def report(doc_id: DocId, request: Request, who: Reader, version: Version = None) -> Response:
     # The hottest read: async, so it skips the thread pool; its two indexed lookups take well under a

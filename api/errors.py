@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import unquote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 
 from gouji.worker.errors import ConfigError, Conflict, GoujiError, InputError, Invalid, LLMError, NotFound
@@ -26,6 +28,26 @@ STATUS: tuple[tuple[type[GoujiError], int], ...] = (
     (ConfigError, 400),  # e.g. llm=true on a server without an LLM configured: the request cannot be served
     (LLMError, 502),
 )
+
+
+class Problem(BaseModel):
+    """Every error answer: what went wrong, in words a user can act on."""
+
+    detail: str
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route may answer (400 is possible everywhere: a NUL
+    or control character in the URL)."""
+    words = {
+        400: "bad request (a control character in the URL, a value that is not a value, no LLM configured)",
+        401: "no valid API token",
+        403: "the token's role may not do this",
+        404: "no such document, version, batch, task or format",
+        409: "the request clashes with the task's state (claimed by someone else, closed)",
+        422: "a parameter or value out of range, or one the store cannot hold",
+    }
+    return {code: {"model": Problem, "description": words[code]} for code in sorted({400, *codes})}
 
 
 def status_of(error: GoujiError) -> int:

@@ -12,6 +12,7 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Summary
 from sqlalchemy import func, select
 
 from gouji.api.deps import Db, Reader
+from gouji.api.errors import documented
 from gouji.worker.service.export import MEDIA_TYPES, export_bytes
 from gouji.worker.service.status import status_lines
 from gouji.worker.service.tasks import queue_depths
@@ -20,7 +21,7 @@ from gouji.worker.settings import Settings
 from gouji.worker.store.db import session
 from gouji.worker.store.models import Document, ExtractionRun, ReviewTask
 
-router = APIRouter()
+router = APIRouter(responses=documented(401, 403, 404, 422))
 
 
 @router.get("/healthz")
