@@ -48,3 +48,26 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Tests that need more than Python and the machine's services are opt-in, so the README's test command
+# finishes in minutes on a fresh machine; CI turns them on (.ci/run sets both variables).
+OPT_IN = {
+    "slow": ("--slow", "GOUJI_SLOW", "builds and runs llama-server (6–20 min the first time, cached after)"),
+    "browser": ("--browser", "GOUJI_BROWSER", "drives Debian's chromium (apt-get install chromium)"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    for marker, (flag, variable, what) in OPT_IN.items():
+        parser.addoption(flag, action="store_true", help=f"also run the {marker} tests ({what}; or {variable}=1)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for marker, (flag, variable, what) in OPT_IN.items():
+        if config.getoption(flag) or os.environ.get(variable) == "1":
+            continue
+        skip = pytest.mark.skip(reason=f"{marker}: {what}; run with {flag} or {variable}=1 (CI does)")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)

@@ -7,13 +7,12 @@ wire: the request is accepted as sent (no 400 over the strict schema), the answe
 is checked of them is that fusion with the deterministic reading sends every disagreement to review.
 
 The first run builds llama-server from the llama-cpp-python sdist (about 6 minutes on 2 cores, cached in
-~/.cache/gouji/llama-server/); later runs take seconds. GOUJI_SKIP_SLOW=1 skips it.
+~/.cache/gouji/llama-server/); later runs take seconds. Opt in with --slow or GOUJI_SLOW=1 (CI does).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,8 +61,6 @@ def table4_text() -> str:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    if os.environ.get("GOUJI_SKIP_SLOW") == "1":
-        pytest.skip("GOUJI_SKIP_SLOW=1: the llama-server wire test is skipped")
     with serve() as url:
         yield url
 

@@ -31,6 +31,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 HONGZE_2023 = SHARED / "reports" / "hongze-2023.txt"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
     pytest.mark.skipif(not HONGZE_2023.exists(), reason="needs ../shared/corpus"),
 ]
